@@ -1,0 +1,84 @@
+"""The Healthchecks API v3 check JSON (hc-protocol.md §3.4), plus Vigil's extra fields."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from chalicelib import domain
+from chalicelib.domain import Check
+
+
+def iso_seconds(value: datetime | None) -> str | None:
+    """Healthchecks prints check times without microseconds."""
+    return None if value is None else value.replace(microsecond=0).isoformat()
+
+
+def check_to_dict(check: Check, now: datetime, *, readonly: bool = False, version: int = 3) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": check.name,
+        "slug": check.slug,
+        "tags": check.tags,
+        "desc": check.desc,
+        "grace": check.grace,
+        "n_pings": check.n_pings,
+        "status": _status(check, now, version),
+        "started": bool(check.runs) and check.status != "down",
+        "last_ping": iso_seconds(check.last_ping),
+        "next_ping": iso_seconds(domain.schedule_deadline(check)),
+        "manual_resume": check.manual_resume,
+        "methods": check.methods,
+        "subject": "",
+        "subject_fail": "",
+        "start_kw": "",
+        "success_kw": "",
+        "failure_kw": "",
+        "filter_subject": False,
+        "filter_body": False,
+        "filter_http_body": False,
+        "filter_default_fail": False,
+        "badge_url": f"{check.site_root}/b/2/{check.badge_key}.svg",
+        # Vigil extensions: clients that do not know them ignore them.
+        "max_duration": int(check.run_limit.total_seconds()),
+        "runs": [
+            {"rid": rid or None, "started": iso_seconds(at)}
+            for rid, at in sorted(check.runs.items(), key=lambda pair: pair[1])
+        ],
+    }
+    if check.last_duration is not None:
+        doc["last_duration"] = int(check.last_duration)
+    if check.kind == "simple":
+        doc["timeout"] = check.timeout
+    else:
+        doc["schedule"] = check.schedule
+        doc["tz"] = check.tz
+    if readonly:
+        doc["unique_key"] = unique_key(check.uuid)
+    else:
+        doc.update(_write_fields(check, version))
+    return doc
+
+
+def unique_key(check_uuid: str) -> str:
+    """Healthchecks' stable read-only id: SHA1 of the first 16 hex chars of the uuid."""
+    return hashlib.sha1(check_uuid.replace("-", "")[:16].encode()).hexdigest()
+
+
+def _status(check: Check, now: datetime, version: int) -> str:
+    status = domain.display_status(check, now)
+    if version == 1 and status not in ("down", "paused") and check.runs:
+        return "started"
+    return status
+
+
+def _write_fields(check: Check, version: int) -> dict[str, Any]:
+    api = f"{check.site_root}/api/v{version}/checks/{check.uuid}"
+    return {
+        "uuid": check.uuid,
+        "ping_url": f"{check.site_root}/ping/{check.uuid}",
+        "update_url": api,
+        "pause_url": f"{api}/pause",
+        "resume_url": f"{api}/resume",
+        "channels": "",
+    }

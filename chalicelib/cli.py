@@ -1,0 +1,63 @@
+"""Operator commands: ``python -m chalicelib.cli bootstrap | create-project NAME | serve``.
+
+All of them use the usual AWS environment, and ``AWS_ENDPOINT_URL`` to reach a local moto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from chalicelib.bootstrap import DEFAULT_TABLE, DEFAULT_TOPIC_NAME, bootstrap
+from chalicelib.service import Deps, create_project
+from chalicelib.settings import Settings
+from chalicelib.store import DynamoStore
+from chalicelib.wiring import aws_client, build_deps
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("bootstrap", help="create or confirm the table and alert topic")
+    project = commands.add_parser("create-project", help="create a project and its keys")
+    project.add_argument("name")
+    serve = commands.add_parser("serve", help="run the whole stack locally on embedded AWS")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--moto-port", type=int, default=4566)
+    serve.add_argument("--sweep-every", type=float, default=10.0, help="seconds between sweeps")
+    args = parser.parse_args(argv)
+    if args.command == "bootstrap":
+        print(json.dumps(run_bootstrap()))
+    elif args.command == "create-project":
+        print(json.dumps(vars(create_project(_project_deps(), args.name))))
+    else:
+        from chalicelib.local import serve_forever  # heavy: moto and the chalice dev server
+
+        serve_forever(args.host, args.port, args.moto_port, args.sweep_every)
+    return 0
+
+
+def run_bootstrap() -> dict[str, str]:
+    return bootstrap(
+        aws_client("dynamodb"),
+        aws_client("sns"),
+        os.environ.get("VIGIL_TABLE") or DEFAULT_TABLE,
+        os.environ.get("VIGIL_TOPIC_NAME") or DEFAULT_TOPIC_NAME,
+    )
+
+
+def _project_deps() -> Deps:
+    # Creating a project needs only the table; the topic is irrelevant here.
+    table = os.environ.get("VIGIL_TABLE") or DEFAULT_TABLE
+    settings = Settings(table=table, topic_arn=os.environ.get("VIGIL_TOPIC_ARN", ""))
+    built = build_deps(settings)
+    assert isinstance(built.store, DynamoStore)
+    return built
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""Use cases: record a ping, create and read checks, sweep for due checks, deliver flips.
+
+Each takes its collaborators (``Deps``) and ``now`` as arguments; none reads the clock or the
+environment. Writes are optimistic: compute the new state from a snapshot, write it on the
+condition that the snapshot is still current, and on a lost race start again from the state the
+failed write returned (no extra read).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import uuid as uuidlib
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from chalicelib import domain
+from chalicelib.alerts import Alert, build_alert
+from chalicelib.domain import Check, Flip, Ping
+from chalicelib.errors import Forbidden, InvalidRunId, MissingApiKey, NotFound, StaleCheck, WrongApiKey
+from chalicelib.logs import log_event
+from chalicelib.settings import Settings
+from chalicelib.spec import CheckSpec
+from chalicelib.store import DynamoStore, KeyGrant
+
+logger = logging.getLogger("vigil")
+
+# Optimistic writes retry from the state the failed write returned; under any realistic
+# contention a handful of attempts suffice, the bound only stops a livelock.
+MAX_WRITE_ATTEMPTS = 200
+SNAPSHOT_CACHE_SIZE = 1024
+API_KEY_LENGTH = 32
+RID_PATTERN = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE
+)
+
+
+class Alerter(Protocol):
+    def publish(self, alert: Alert) -> str: ...
+
+
+class SnapshotCache:
+    """Last known state per check, so a warm ping writes without reading first.
+
+    A stale entry costs nothing but a retry: the conditional write fails and returns the
+    current item.
+    """
+
+    def __init__(self, size: int = SNAPSHOT_CACHE_SIZE) -> None:
+        self._size = size
+        self._items: OrderedDict[str, Check] = OrderedDict()
+
+    def get(self, check_uuid: str) -> Check | None:
+        check = self._items.get(check_uuid)
+        if check is not None:
+            self._items.move_to_end(check_uuid)
+        return check
+
+    def put(self, check: Check) -> None:
+        self._items[check.uuid] = check
+        self._items.move_to_end(check.uuid)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+    def drop(self, check_uuid: str) -> None:
+        self._items.pop(check_uuid, None)
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    store: DynamoStore
+    alerter: Alerter
+    snapshots: SnapshotCache = field(default_factory=SnapshotCache)
+
+
+# --- pings ------------------------------------------------------------------------------
+
+
+def normalize_rid(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if not RID_PATTERN.match(raw):
+        raise InvalidRunId()
+    return raw.lower()
+
+
+def record_ping(deps: Deps, check_uuid: str, ping: Ping, now: datetime) -> Check:
+    """Apply one ping with one conditional write, log it, and deliver any flip it causes."""
+    check = deps.snapshots.get(check_uuid) or deps.store.get_check(check_uuid)
+    if check is None:
+        raise NotFound()
+    ping = replace(ping, rid=normalize_rid(ping.rid))
+    result, stored = _write_ping(deps, check, ping, now)
+    deps.store.log_ping(check_uuid, stored.n_pings, result.kind, ping, now)
+    log_event("ping", check=check_uuid, kind=result.kind, n=stored.n_pings, rid=ping.rid)
+    if result.flip is not None:
+        log_event("flip", check=check_uuid, flip=result.flip.id, to=result.flip.new,
+                  reason=result.flip.reason)
+        stored = deliver(deps, stored, result.flip, now)
+    deps.snapshots.put(stored)
+    return stored
+
+
+def _write_ping(
+    deps: Deps, check: Check, ping: Ping, now: datetime
+) -> tuple[domain.PingResult, Check]:
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        result = domain.apply_ping(check, ping, now, lease_from=now)
+        try:
+            stored = deps.store.write_state(
+                check, result.check, shards=deps.settings.due_shards, count_ping=True
+            )
+        except StaleCheck as stale:
+            assert isinstance(stale.current, Check)
+            check = stale.current
+            continue
+        except NotFound:
+            deps.snapshots.drop(check.uuid)
+            raise
+        return result, stored
+    raise RuntimeError(f"gave up writing a ping to {check.uuid} after {MAX_WRITE_ATTEMPTS} races")
+
+
+# --- delivery ---------------------------------------------------------------------------
+
+
+def deliver(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:
+    """Record the flip, publish it if it notifies, then drop it from the outbox.
+
+    A failure leaves the flip in the outbox; once its lease runs out a sweep retries it. So
+    delivery is at least once, and the stable flip id lets subscribers drop a repeat.
+    """
+    deps.store.record_flip(check.uuid, flip)
+    if flip.notifies:
+        alert = build_alert(check, flip, deps.store.last_ping_entry(check.uuid))
+        try:
+            message_id = deps.alerter.publish(alert)
+        except Exception:
+            logger.exception("alert publish failed; a later sweep retries it")
+            log_event("alert_failed", check=check.uuid, flip=flip.id)
+            return check
+        log_event("alert", check=check.uuid, flip=flip.id, event=flip.new, message=message_id)
+    deps.store.remove_from_outbox(check.uuid, flip.id)
+    return domain.without_flip(check, flip.id)
+
+
+# --- sweeps -----------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    due: int = 0
+    flipped: int = 0
+    alerts_delivered: int = 0
+    alerts_failed: int = 0
+    lost_races: int = 0
+    refreshed: int = 0
+    errors: int = 0
+
+
+def sweep(deps: Deps, now: datetime) -> SweepReport:
+    """One pass over the due index. A check that raises is logged and left due for later."""
+    report = SweepReport()
+    for check in deps.store.due_checks(now, deps.settings.due_shards):
+        report.due += 1
+        try:
+            _sweep_check(deps, check, now, report)
+        except Exception:
+            report.errors += 1
+            logger.exception("sweep of check %s failed; it stays due", check.uuid)
+    log_event("sweep", **vars(report))
+    return report
+
+
+def _sweep_check(deps: Deps, check: Check, now: datetime, report: SweepReport) -> None:
+    overdue = domain.find_overdue(check, now)
+    if overdue is not None:
+        down, flip = domain.flip_down(check, overdue, lease_from=now)
+        try:
+            stored = deps.store.write_state(
+                check, down, shards=deps.settings.due_shards, guard_last_ping=True
+            )
+        except (StaleCheck, NotFound):
+            # Another sweep or a ping got there first; the next sweep sees the new state.
+            report.lost_races += 1
+            return
+        report.flipped += 1
+        log_event("flip", check=check.uuid, flip=flip.id, to="down", reason=flip.reason)
+        _count_delivery(report, deliver(deps, stored, flip, now), flip)
+        return
+    pending = domain.deliverable(check, now)
+    if pending:
+        _retry_deliveries(deps, check, pending, now, report)
+        return
+    _refresh_deadline(deps, check, report)
+
+
+def _retry_deliveries(
+    deps: Deps, check: Check, pending: list[Flip], now: datetime, report: SweepReport
+) -> None:
+    for flip in pending:
+        lease = now + domain.DELIVERY_LEASE
+        if not deps.store.claim_delivery(check.uuid, flip, lease):
+            report.lost_races += 1
+            continue
+        claimed = replace(flip, lease=lease)
+        after = deliver(deps, check, claimed, now)
+        _count_delivery(report, after, claimed)
+
+
+def _count_delivery(report: SweepReport, after: Check, flip: Flip) -> None:
+    if not flip.notifies:
+        return
+    if flip.id in after.outbox:
+        report.alerts_failed += 1
+    else:
+        report.alerts_delivered += 1
+
+
+def _refresh_deadline(deps: Deps, check: Check, report: SweepReport) -> None:
+    """Nothing to do: the stored deadline was stale (an edit, a delivered flip). Rewrite it."""
+    try:
+        deps.store.write_state(check, check, shards=deps.settings.due_shards, guard_last_ping=True)
+    except (StaleCheck, NotFound):
+        report.lost_races += 1
+        return
+    report.refreshed += 1
+
+
+def sweep_invocation(
+    deps: Deps,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+    budget: timedelta = timedelta(seconds=60),
+) -> list[SweepReport]:
+    """One pass by default; with ``sweep_seconds`` set, re-sweep until the minute is nearly up."""
+    started = clock()
+    reports = [sweep(deps, started)]
+    interval = deps.settings.sweep_seconds
+    if not interval:
+        return reports
+    step = timedelta(seconds=interval)
+    next_at = started + step
+    # Stop a full interval before the minute ends so the next invocation never overlaps.
+    while next_at + step <= started + budget:
+        wait = (next_at - clock()).total_seconds()
+        if wait > 0:
+            sleep(wait)
+        reports.append(sweep(deps, clock()))
+        next_at += step
+    return reports
+
+
+# --- checks and keys --------------------------------------------------------------------
+
+
+def authorize(deps: Deps, api_key: str | None, *, write: bool) -> KeyGrant:
+    if api_key is None or len(api_key) != API_KEY_LENGTH:
+        raise MissingApiKey()
+    grant = deps.store.resolve_key(api_key)
+    allowed = ("rw",) if write else ("rw", "ro")
+    if grant is None or grant.role not in allowed:
+        raise WrongApiKey()
+    return grant
+
+
+def create_check(
+    deps: Deps, grant: KeyGrant, spec: CheckSpec, now: datetime, site_root: str
+) -> Check:
+    check = Check(
+        uuid=str(uuidlib.uuid4()),
+        project=grant.project,
+        created=now,
+        badge_key=str(uuidlib.uuid4()),
+        site_root=site_root,
+    )
+    check = apply_spec(check, spec)
+    deps.store.create_check(check, deps.settings.due_shards)
+    log_event("check_created", check=check.uuid, project=grant.project)
+    return check
+
+
+def apply_spec(check: Check, spec: CheckSpec) -> Check:
+    """Only supplied fields change. ``schedule`` makes a cron check, ``timeout`` a simple one."""
+    changes = {name: value for name, value in vars(spec).items() if value is not None}
+    if spec.schedule is not None:
+        changes["kind"] = "cron"
+    elif spec.timeout is not None:
+        changes["kind"] = "simple"
+    return replace(check, **changes)
+
+
+def get_check(deps: Deps, grant: KeyGrant, check_uuid: str) -> Check:
+    check = deps.store.get_check(check_uuid)
+    if check is None:
+        raise NotFound()
+    if check.project != grant.project:
+        raise Forbidden()
+    return check
+
+
+@dataclass(frozen=True)
+class ProjectKeys:
+    project: str
+    api_key: str
+    api_key_readonly: str
+    ping_key: str
+
+
+def create_project(deps: Deps, name: str) -> ProjectKeys:
+    keys = ProjectKeys(
+        project=str(uuidlib.uuid4()),
+        api_key="hcw_" + secrets.token_urlsafe(21),
+        api_key_readonly="hcr_" + secrets.token_urlsafe(21),
+        ping_key="".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(22)),
+    )
+    deps.store.create_project(
+        keys.project,
+        name,
+        {"rw": keys.api_key, "ro": keys.api_key_readonly, "ping": keys.ping_key},
+    )
+    return keys

@@ -1,0 +1,67 @@
+"""Runtime settings, read from the environment only when first needed.
+
+Chalice's test client swaps ``os.environ`` per request, and Lambda cold starts should not pay
+for configuration nobody asked for, so nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chalicelib.errors import ConfigError
+
+DEFAULT_PING_BODY_LIMIT_BYTES = 10_000
+DEFAULT_DUE_SHARDS = 4
+
+
+@dataclass(frozen=True)
+class Settings:
+    table: str
+    topic_arn: str
+    ping_body_limit: int = DEFAULT_PING_BODY_LIMIT_BYTES
+    sweep_seconds: int | None = None
+    due_shards: int = DEFAULT_DUE_SHARDS
+    site_root: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        return cls(
+            table=_required(environ, "VIGIL_TABLE"),
+            topic_arn=_required(environ, "VIGIL_TOPIC_ARN"),
+            ping_body_limit=_positive_int(
+                environ, "VIGIL_PING_BODY_LIMIT", DEFAULT_PING_BODY_LIMIT_BYTES
+            ),
+            sweep_seconds=_optional_positive_int(environ, "VIGIL_SWEEP_SECONDS"),
+            due_shards=_positive_int(environ, "VIGIL_DUE_SHARDS", DEFAULT_DUE_SHARDS),
+            site_root=environ.get("VIGIL_SITE_ROOT") or None,
+        )
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set")
+    return value
+
+
+def _optional_positive_int(environ: Mapping[str, str], name: str) -> int | None:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    return _parse_positive(name, raw)
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = _optional_positive_int(environ, name)
+    return default if value is None else value
+
+
+def _parse_positive(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a positive integer, got {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {raw!r}")
+    return value

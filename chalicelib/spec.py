@@ -1,0 +1,112 @@
+"""Validation of management API bodies, with Healthchecks' exact error texts (hc-protocol §3.5).
+
+Types are strict, as in Healthchecks' pydantic ``Spec``: ``null``, a string for a number, or a
+bool for a number are all 400s. Unknown fields are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import schedule
+from chalicelib.errors import BadRequest, ValidationFailed
+
+MIN_PERIOD_SECONDS = 60
+MAX_PERIOD_SECONDS = 31_536_000
+SLUG_PATTERN = re.compile(r"^[a-z0-9\-_]*$")
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """Only the fields the client sent are set; the rest stay None."""
+
+    name: str | None = None
+    slug: str | None = None
+    tags: str | None = None
+    desc: str | None = None
+    timeout: int | None = None
+    grace: int | None = None
+    schedule: str | None = None
+    tz: str | None = None
+    max_duration: int | None = None
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("could not parse request body") from None
+    if not isinstance(body, dict):
+        raise ValidationFailed("value is not an object")
+    return body
+
+
+def parse_check_spec(body: Mapping[str, Any]) -> CheckSpec:
+    fields: dict[str, Any] = {}
+    for name, validate in _VALIDATORS.items():
+        if name in body:
+            fields[name] = validate(name, body[name])
+    return CheckSpec(**fields)
+
+
+def _string(max_length: int | None) -> Callable[[str, Any], str]:
+    def validate(name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValidationFailed(f"{name} is not a string")
+        if max_length is not None and len(value) > max_length:
+            raise ValidationFailed(f"{name} is too long")
+        return value
+
+    return validate
+
+
+def _slug(name: str, value: Any) -> str:
+    slug = _string(100)(name, value)
+    if not SLUG_PATTERN.match(slug):
+        raise ValidationFailed(f"{name} does not match pattern")
+    return slug
+
+
+def _period(name: str, value: Any) -> int:
+    # bool is an int subclass in Python; JSON true is not a number.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(f"{name} is not a number")
+    if value < MIN_PERIOD_SECONDS:
+        raise ValidationFailed(f"{name} is too small")
+    if value > MAX_PERIOD_SECONDS:
+        raise ValidationFailed(f"{name} is too large")
+    return value
+
+
+def _schedule(name: str, value: Any) -> str:
+    expr = _string(100)(name, value)
+    try:
+        schedule.validate_cron(expr)
+    except schedule.InvalidSchedule:
+        raise ValidationFailed(f"{name} is not a valid cron or OnCalendar expression") from None
+    return expr
+
+
+def _tz(name: str, value: Any) -> str:
+    zone = _string(None)(name, value)
+    try:
+        return schedule.validate_tz(zone)
+    except schedule.InvalidTimezone:
+        raise ValidationFailed(f"{name} is not a valid timezone") from None
+
+
+_VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
+    "name": _string(100),
+    "slug": _slug,
+    "tags": _string(500),
+    "desc": _string(None),
+    "timeout": _period,
+    "grace": _period,
+    "schedule": _schedule,
+    "tz": _tz,
+    "max_duration": _period,
+}

@@ -1,0 +1,169 @@
+"""HTTP details: ping URL forms, what a ping request records, and every error's response.
+
+Errors map to HTTP here and nowhere else: ping routes answer in Healthchecks' plain text,
+management API routes in its JSON (``{"error": ...}``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.domain import Action, Ping
+from chalicelib.errors import InvalidUrl, NotFound, VigilError
+
+logger = logging.getLogger("vigil")
+
+UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+SLUG_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
+EXIT_STATUS_PATTERN = re.compile(r"^[0-9]+$")
+SUFFIX_ACTIONS: dict[str, Action] = {"start": "start", "fail": "fail", "log": "log"}
+MAX_EXIT_STATUS = 255
+UA_MAX = 200
+NO_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
+TEXT = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class PingTarget:
+    check_uuid: str
+    action: Action
+    exitstatus: int | None
+
+
+def parse_ping_path(code: str, suffix: str | None) -> PingTarget:
+    """``/ping/<uuid>[/start|/fail|/log|/<0-255>]``; anything else is Healthchecks' 404 or 400."""
+    # Django's uuid converter takes the lowercase canonical form only; the rest is 404.
+    if UUID_PATTERN.match(code):
+        if suffix is None or suffix in SUFFIX_ACTIONS:
+            return PingTarget(code, SUFFIX_ACTIONS.get(suffix or "", "success"), None)
+        if EXIT_STATUS_PATTERN.match(suffix):
+            return _exit_status_target(code, int(suffix))
+    # The /ping/<ping_key>/<slug> form: Healthchecks rejects an uppercase slug outright.
+    if suffix is not None and SLUG_PATTERN.match(suffix) and suffix != suffix.lower():
+        raise InvalidUrl()
+    raise NotFound()
+
+
+def _exit_status_target(code: str, exitstatus: int) -> PingTarget:
+    if exitstatus > MAX_EXIT_STATUS:
+        raise InvalidUrl()
+    return PingTarget(code, "success" if exitstatus == 0 else "fail", exitstatus)
+
+
+def ping_from_request(
+    target: PingTarget,
+    method: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    context: Mapping[str, Any],
+    body: bytes,
+    body_limit: int,
+) -> Ping:
+    return Ping(
+        action=target.action,
+        rid=query.get("rid"),
+        exitstatus=target.exitstatus,
+        method=method,
+        ua=headers.get("user-agent", "")[:UA_MAX],
+        remote_addr=remote_addr(headers, context),
+        scheme=headers.get("x-forwarded-proto", "http").split(",")[0].strip() or "http",
+        body=body[:body_limit],
+    )
+
+
+def remote_addr(headers: Mapping[str, str], context: Mapping[str, Any]) -> str:
+    forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
+    address = forwarded or str(context.get("identity", {}).get("sourceIp") or "")
+    return _strip_port(address)
+
+
+def _strip_port(address: str) -> str:
+    try:
+        ipaddress.ip_address(address)
+        return address
+    except ValueError:
+        pass
+    host, sep, port = address.rpartition(":")
+    if sep and port.isdigit() and host.count(".") == 3:
+        return host
+    return address
+
+
+def site_root(headers: Mapping[str, str], context: Mapping[str, Any], configured: str | None) -> str:
+    """The public base URL. API Gateway's default host serves under the stage's path."""
+    if configured:
+        return configured.rstrip("/")
+    proto = headers.get("x-forwarded-proto", "http").split(",")[0].strip() or "http"
+    host = headers.get("host") or str(context.get("domainName") or "localhost")
+    stage = str(context.get("stage") or "")
+    if host.endswith(".amazonaws.com") and stage:
+        return f"{proto}://{host}/{stage}"
+    return f"{proto}://{host}"
+
+
+# --- responses --------------------------------------------------------------------------
+
+
+def ping_headers(body_limit: int) -> dict[str, str]:
+    return {
+        "Content-Type": TEXT,
+        "Access-Control-Allow-Origin": "*",
+        "Ping-Body-Limit": str(body_limit),
+        "Cache-Control": NO_CACHE,
+    }
+
+
+def ping_ok(method: str, body_limit: int, status: int = 200, text: str = "OK") -> Response:
+    return Response(
+        body="" if method == "HEAD" else text, status_code=status, headers=ping_headers(body_limit)
+    )
+
+
+def ping_error(error: Exception, method: str) -> Response:
+    """Ping errors are plain text; like Healthchecks, they carry no CORS header."""
+    status, text = _status_and_text(error)
+    return Response(
+        body="" if method == "HEAD" else text,
+        status_code=status,
+        headers={"Content-Type": TEXT, "Cache-Control": NO_CACHE},
+    )
+
+
+API_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "X-Api-Key",
+    "Access-Control-Max-Age": "600",
+}
+
+
+def api_json(doc: Any, status: int = 200, methods: str = "GET, POST") -> Response:
+    return Response(
+        body=json.dumps(doc),
+        status_code=status,
+        headers={
+            "Content-Type": "application/json",
+            "Access-Control-Allow-Methods": f"{methods}, OPTIONS",
+            **API_CORS,
+        },
+    )
+
+
+def api_error(error: Exception, methods: str = "GET, POST") -> Response:
+    status, text = _status_and_text(error)
+    return api_json({"error": text}, status, methods)
+
+
+def _status_and_text(error: Exception) -> tuple[int, str]:
+    if isinstance(error, VigilError):
+        return error.status_code, error.message
+    # Anything unexpected is our bug: log it whole, tell the client nothing more.
+    logger.error("unhandled error", exc_info=error)
+    return 500, "internal error"

@@ -1,0 +1,45 @@
+"""The composition root: builds ``Deps`` from the environment on first use, once per process.
+
+boto3 is imported here, and only when a client is first needed, so importing the app stays
+cheap for cold starts. ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) points every client at
+the embedded moto server locally.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from chalicelib.alerts import SnsAlerter
+from chalicelib.service import Deps
+from chalicelib.settings import Settings
+from chalicelib.store import DynamoStore
+
+_deps: Deps | None = None
+
+
+def aws_client(service: str) -> Any:
+    import boto3  # deferred: ~250 ms, paid only by the first request that talks to AWS
+
+    return boto3.client(service)
+
+
+def build_deps(settings: Settings) -> Deps:
+    return Deps(
+        settings=settings,
+        store=DynamoStore(lambda: aws_client("dynamodb"), settings.table),
+        alerter=SnsAlerter(lambda: aws_client("sns"), settings.topic_arn),
+    )
+
+
+def deps() -> Deps:
+    global _deps
+    if _deps is None:
+        _deps = build_deps(Settings.from_env(os.environ))
+    return _deps
+
+
+def reset() -> None:
+    """Forget the built collaborators (tests, and a changed environment)."""
+    global _deps
+    _deps = None
