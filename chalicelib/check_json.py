@@ -42,7 +42,7 @@ def check_to_dict(check: Check, now: datetime, *, readonly: bool = False, versio
         # Vigil extensions: clients that do not know them ignore them.
         "max_duration": int(check.run_limit.total_seconds()),
         "runs": [
-            {"rid": rid or None, "started": iso_seconds(at)}
+            {"rid": None if rid == domain.NO_RID else rid, "started": iso_seconds(at)}
             for rid, at in sorted(check.runs.items(), key=lambda pair: pair[1])
         ],
     }

@@ -28,7 +28,7 @@ DEFAULT_TIMEOUT_SECONDS = 86_400
 DEFAULT_GRACE_SECONDS = 3_600
 DEFAULT_SCHEDULE = "* * * * *"
 # A run id is optional; runs opened without one share this key.
-NO_RID = ""
+NO_RID = "no-rid"  # never a valid rid, and DynamoDB map keys cannot be empty
 # How long the writer of a flip owns its delivery before a sweep may retry it.
 DELIVERY_LEASE = timedelta(seconds=60)
 # Runs that are never closed (a job that crashed after /start with a fresh rid each time)

@@ -144,7 +144,7 @@ def deliver(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:
             logger.exception("alert publish failed; a later sweep retries it")
             log_event("alert_failed", check=check.uuid, flip=flip.id)
             return check
-        log_event("alert", check=check.uuid, flip=flip.id, event=flip.new, message=message_id)
+        log_event("alert", check=check.uuid, flip=flip.id, to=flip.new, message=message_id)
     deps.store.remove_from_outbox(check.uuid, flip.id)
     return domain.without_flip(check, flip.id)
 
