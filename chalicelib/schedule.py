@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from heapq import merge
 from zoneinfo import ZoneInfo
 
-UTC = timezone.utc
 MAX_SCHEDULE_LENGTH = 100
 MAX_TZ_LENGTH = 36
 
@@ -34,7 +33,10 @@ _VALIDATION_START = datetime(2000, 1, 1)
 _MINUTE_F, _HOUR_F, _DOM_F, _MONTH_F, _DOW_F = range(5)
 _FIELD_MAX = (59, 23, 31, 12, 7)
 _NAMES = {
-    _MONTH_F: ("", "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
+    _MONTH_F: (
+        *("", "JAN", "FEB", "MAR", "APR", "MAY", "JUN"),
+        *("JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
+    ),
     _DOW_F: ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"),
 }
 _VALUE = r"(?:[0-9]+|[A-Z]{3})"
@@ -163,8 +165,9 @@ def _parse(expr: str) -> _Cron:
     minute, hour, dom, month = (_field(index, fields[index]) for index in range(_DOW_F))
     weekdays = [_term(_DOW_F, term) for term in fields[_DOW_F].split(",")]
     # croniter refuses `#`/`L` weekdays listed with plain ones; a list is a union, so split it.
-    plain = [term for term in weekdays if term[-1].isdigit() and "#" not in term and "L" not in term]
-    weekday_sets = [",".join(plain)] * bool(plain) + [term for term in weekdays if term not in plain]
+    plain = [term for term in weekdays if "#" not in term and "L" not in term]
+    special = [term for term in weekdays if term not in plain]
+    weekday_sets = [",".join(plain)] * bool(plain) + special
     rest = f"{minute} {hour}"
     if fields[_DOM_F].startswith("*") or fields[_DOW_F].startswith("*"):
         # Debian cron: a leading "*" in either day field makes both apply (AND).
@@ -257,6 +260,8 @@ def _croniter_walls(expr: str, start: datetime) -> Iterator[datetime]:
             wall: datetime = it.get_next(datetime)
         except (CroniterBadDateError, OverflowError):
             return  # no match within croniter's search bound, or past datetime.max
+        except Exception:
+            raise InvalidSchedule(_BAD_SCHEDULE) from None
         yield wall
 
 

@@ -145,7 +145,7 @@ def deliver(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:
             log_event("alert_failed", check=check.uuid, flip=flip.id)
             return check
         log_event("alert", check=check.uuid, flip=flip.id, to=flip.new, message=message_id)
-    deps.store.remove_from_outbox(check.uuid, flip.id)
+    deps.store.remove_from_outbox(check, flip.id, deps.settings.due_shards)
     return domain.without_flip(check, flip.id)
 
 

@@ -165,15 +165,31 @@ class DynamoStore:
             return False
         return True
 
-    def remove_from_outbox(self, check_uuid: str, flip_id: str) -> None:
-        """Delivered: forget the flip. The stale ``alert_after`` is refreshed by a later sweep."""
-        self.client.update_item(
-            TableName=self.table,
-            Key=_check_key(check_uuid),
-            UpdateExpression="REMOVE outbox.#f",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#f": flip_id},
-        )
+    def remove_from_outbox(self, check: Check, flip_id: str, shards: int) -> None:
+        """Delivered: forget the flip, and take its lease out of ``alert_after``.
+
+        The deadline is only rewritten while the state version still matches ``check``;
+        otherwise the flip is removed alone and a later sweep refreshes the deadline.
+        """
+        after = domain.without_flip(check, flip_id)
+        update = _DeadlineUpdate(after, shards)
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=_check_key(check.uuid),
+                UpdateExpression=f"REMOVE outbox.#f{update.removes} {update.sets}".strip(),
+                ConditionExpression="sv = :sv",
+                ExpressionAttributeNames={"#f": flip_id, **update.names},
+                ExpressionAttributeValues={":sv": _n(check.sv), **update.values},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            self.client.update_item(
+                TableName=self.table,
+                Key=_check_key(check.uuid),
+                UpdateExpression="REMOVE outbox.#f",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#f": flip_id},
+            )
 
     def due_checks(self, now: datetime, shards: int) -> Iterator[Check]:
         """Checks whose ``alert_after`` has passed, read from the sparse due index only."""
@@ -344,6 +360,20 @@ class _StateUpdate:
         if "#outbox" not in " ".join(parts):
             del self.names["#outbox"]
         return " ".join(parts)
+
+
+class _DeadlineUpdate:
+    """The SET/REMOVE clauses that store a check's ``alert_after`` and its due shard."""
+
+    def __init__(self, check: Check, shards: int) -> None:
+        due = domain.alert_after(check)
+        self.names = {"#aa": "alert_after", "#ds": "due_shard"}
+        self.values: dict[str, Any] = {}
+        if due is None:
+            self.removes, self.sets = ", #aa, #ds", ""
+        else:
+            self.values = {":aa": _epoch(due), ":ds": {"S": due_shard(check.uuid, shards)}}
+            self.removes, self.sets = "", "SET #aa = :aa, #ds = :ds"
 
 
 def check_to_item(check: Check, shards: int) -> Item:
