@@ -9,7 +9,7 @@ import logging
 import time
 from typing import Any
 
-from chalice import Chalice, Rate, Response
+from chalice.app import Chalice, Rate, Request, Response
 
 from chalicelib import service, spec, web
 from chalicelib.check_json import check_to_dict
@@ -37,7 +37,7 @@ def ping_with_suffix(code: str, suffix: str) -> Response:
 
 
 def _ping(code: str, suffix: str | None) -> Response:
-    request = app.current_request
+    request = _request()
     try:
         target = web.parse_ping_path(code, suffix)
         limit = deps().settings.ping_body_limit
@@ -47,7 +47,7 @@ def _ping(code: str, suffix: str | None) -> Response:
             request.headers,
             request.query_params or {},
             request.context,
-            request.raw_body or b"",
+            web.body_bytes(request.raw_body),
             limit,
         )
         service.record_ping(deps(), target.check_uuid, ping, utc_now())
@@ -58,9 +58,9 @@ def _ping(code: str, suffix: str | None) -> Response:
 
 @app.route("/api/v3/checks", methods=["POST"], content_types=ANY_CONTENT)
 def create_check() -> Response:
-    request = app.current_request
+    request = _request()
     try:
-        body = spec.parse_json_object(request.raw_body or b"")
+        body = spec.parse_json_object(web.body_bytes(request.raw_body))
         key = request.headers.get("x-api-key") or _body_key(body)
         grant = service.authorize(deps(), key, write=True)
         check_spec = spec.parse_check_spec(body)
@@ -74,7 +74,7 @@ def create_check() -> Response:
 
 @app.route("/api/v3/checks/{code}", methods=["GET"])
 def get_check(code: str) -> Response:
-    request = app.current_request
+    request = _request()
     try:
         grant = service.authorize(deps(), request.headers.get("x-api-key"), write=False)
         if not web.UUID_PATTERN.match(code):
@@ -83,6 +83,12 @@ def get_check(code: str) -> Response:
     except Exception as error:
         return web.api_error(error)
     return web.api_json(check_to_dict(check, utc_now(), readonly=grant.role == "ro"))
+
+
+def _request() -> Request:
+    request = app.current_request
+    assert request is not None, "only called while handling a request"
+    return request
 
 
 def _body_key(body: dict[str, Any]) -> str | None:

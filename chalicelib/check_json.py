@@ -15,7 +15,9 @@ def iso_seconds(value: datetime | None) -> str | None:
     return None if value is None else value.replace(microsecond=0).isoformat()
 
 
-def check_to_dict(check: Check, now: datetime, *, readonly: bool = False, version: int = 3) -> dict[str, Any]:
+def check_to_dict(
+    check: Check, now: datetime, *, readonly: bool = False, version: int = 3
+) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "name": check.name,
         "slug": check.slug,

@@ -207,9 +207,7 @@ def apply_ping(check: Check, ping: Ping, now: datetime, lease_from: datetime) ->
     if new_status != check.status:
         reason: FlipReason = "ping" if new_status == "up" else "fail"
         flip = new_flip(check, now, new_status, reason, lease_from)
-        updated = replace(
-            updated, status=new_status, outbox={**check.outbox, flip.id: flip}
-        )
+        updated = replace(updated, status=new_status, outbox={**check.outbox, flip.id: flip})
     return PingResult(updated, kind, flip, duration)
 
 
@@ -221,9 +219,7 @@ def _effective_action(check: Check, ping: Ping) -> Action:
     return ping.action
 
 
-def _open_run(
-    runs: Mapping[str, datetime], rid: str | None, now: datetime
-) -> dict[str, datetime]:
+def _open_run(runs: Mapping[str, datetime], rid: str | None, now: datetime) -> dict[str, datetime]:
     opened = {**runs, rid or NO_RID: now}
     if len(opened) > MAX_OPEN_RUNS:
         # Drop the oldest: a run that old has long since overrun and alerted.
@@ -293,9 +289,7 @@ def flip_down(check: Check, overdue: Overdue, lease_from: datetime) -> tuple[Che
 
 def deliverable(check: Check, now: datetime) -> list[Flip]:
     """Flips in the outbox whose delivery lease has run out, oldest first."""
-    return sorted(
-        (flip for flip in check.outbox.values() if flip.lease <= now), key=lambda f: f.at
-    )
+    return sorted((flip for flip in check.outbox.values() if flip.lease <= now), key=lambda f: f.at)
 
 
 def without_flip(check: Check, flip_id: str) -> Check:

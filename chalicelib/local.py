@@ -7,6 +7,7 @@ daemon threads), so Ctrl-C stops all of it and leaves nothing behind.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -19,10 +20,11 @@ from chalicelib.clock import utc_now
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ALERT_QUEUE = "vigil-local-alerts"
+EXTRACT_UUID = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"uuid\"])'"
 
 
 def use_embedded_aws(moto_port: int) -> str:
-    """Point every boto3 client at the local moto server, with credentials that work nowhere else."""
+    """Point every boto3 client at local moto, with credentials that work nowhere else."""
     endpoint = f"http://127.0.0.1:{moto_port}"
     os.environ.update(
         AWS_ENDPOINT_URL=endpoint,
@@ -95,21 +97,25 @@ def run_sweeper(every: float, stop: threading.Event) -> None:
 def demo_instructions(api: str, keys: dict[str, str]) -> str:
     create = (
         f"curl -s -X POST {api}/api/v3/checks/ -H 'X-Api-Key: {keys['api_key']}' "
-        "-d '{\"name\": \"demo\", \"timeout\": 60, \"grace\": 60}'"
+        '-d \'{"name": "demo", "timeout": 60, "grace": 60}\''
     )
-    return "\n".join([
-        f"Vigil is running on {api}  (embedded AWS at {os.environ['AWS_ENDPOINT_URL']})",
-        "Demo project:",
-        json.dumps(keys, indent=2),
-        "Create a check and ping it (paste into another terminal):",
-        f"  UUID=$({create} | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"uuid\"])')"
-        f" && curl -fsS {api}/ping/$UUID && echo",
-        "Then stay silent: a DOWN alert prints here after timeout + grace; ping again for UP.",
-        "Ctrl-C stops everything.",
-    ])
+    return "\n".join(
+        [
+            f"Vigil is running on {api}  (embedded AWS at {os.environ['AWS_ENDPOINT_URL']})",
+            "Demo project:",
+            json.dumps(keys, indent=2),
+            "Create a check and ping it (paste into another terminal):",
+            f"  UUID=$({create} | {EXTRACT_UUID}) && curl -fsS {api}/ping/$UUID && echo",
+            "Then stay silent: a DOWN alert prints here after timeout + grace; ping again for UP.",
+            "Ctrl-C stops everything.",
+        ]
+    )
 
 
 def serve_forever(host: str, port: int, moto_port: int, sweep_every: float) -> None:
+    # moto logs every AWS call and each sweep logs a JSON line; alerts are what matter here.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("vigil.events").setLevel(logging.WARNING)
     use_embedded_aws(moto_port)
     moto = start_moto(host, moto_port)
     stop = threading.Event()
@@ -132,7 +138,9 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _start_stack(host: str, port: int, sweep_every: float, stop: threading.Event) -> tuple[Any, str]:
+def _start_stack(
+    host: str, port: int, sweep_every: float, stop: threading.Event
+) -> tuple[Any, str]:
     from chalicelib.cli import run_bootstrap
     from chalicelib.service import create_project
     from chalicelib.wiring import deps

@@ -190,7 +190,8 @@ def _term(field: int, term: str) -> str:
 
     croniter accepts more than cron (`?`, `R`, `H`, `15W`, wrapping `FRI-MON`) and reads some cron
     differently: `a-a` as the whole field, `a/n` in the weekday field as ending at 6 where cron's
-    weekdays run to 7 (Sunday again), and cron's last-weekday `5L` is croniter's `L5`.
+    weekdays run to 7 (Sunday again), and cron's last-weekday `5L` is croniter's `L5`. Names
+    become numbers so that range order can be checked.
     """
     if field == _DOM_F and term == "L":
         return term
@@ -200,8 +201,8 @@ def _term(field: int, term: str) -> str:
         _require(day <= _FIELD_MAX[field])
         return f"L{day}" if last_or_nth["nth"] is None else f"{day}#{last_or_nth['nth']}"
     match = _RANGE_TERM.fullmatch(term)
-    _require(match is not None)
-    assert match is not None  # for mypy: _require raised otherwise
+    if match is None:
+        raise InvalidSchedule(_BAD_SCHEDULE)
     step = None if match["step"] is None else int(match["step"])
     _require(step != 0)
     if match["lo"] is None:
@@ -211,9 +212,6 @@ def _term(field: int, term: str) -> str:
     if step is not None and lo == hi:
         hi = _FIELD_MAX[field]  # `a/n`, and (cronsim) `a-a/n`: from a to the field's end
     _require(lo <= hi)
-    if field == _DOW_F:
-        _require(hi <= _FIELD_MAX[field])
-        return ",".join(str(day % 7) for day in range(lo, hi + 1, step or 1))
     if lo == hi:
         return str(lo)
     return f"{lo}-{hi}" if step is None else f"{lo}-{hi}/{step}"

@@ -21,7 +21,14 @@ from typing import Protocol
 from chalicelib import domain
 from chalicelib.alerts import Alert, build_alert
 from chalicelib.domain import Check, Flip, Ping
-from chalicelib.errors import Forbidden, InvalidRunId, MissingApiKey, NotFound, StaleCheck, WrongApiKey
+from chalicelib.errors import (
+    Forbidden,
+    InvalidRunId,
+    MissingApiKey,
+    NotFound,
+    StaleCheck,
+    WrongApiKey,
+)
 from chalicelib.logs import log_event
 from chalicelib.settings import Settings
 from chalicelib.spec import CheckSpec
@@ -99,8 +106,13 @@ def record_ping(deps: Deps, check_uuid: str, ping: Ping, now: datetime) -> Check
     deps.store.log_ping(check_uuid, stored.n_pings, result.kind, ping, now)
     log_event("ping", check=check_uuid, kind=result.kind, n=stored.n_pings, rid=ping.rid)
     if result.flip is not None:
-        log_event("flip", check=check_uuid, flip=result.flip.id, to=result.flip.new,
-                  reason=result.flip.reason)
+        log_event(
+            "flip",
+            check=check_uuid,
+            flip=result.flip.id,
+            to=result.flip.new,
+            reason=result.flip.reason,
+        )
         stored = deliver(deps, stored, result.flip, now)
     deps.snapshots.put(stored)
     return stored

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import domain
@@ -266,16 +266,23 @@ class DynamoStore:
     def create_project(self, project: str, name: str, keys: Mapping[str, str]) -> None:
         """Write the project and its hashed keys in one transaction: all or nothing."""
         writes: list[Item] = [
-            _put_new({"pk": {"S": f"PROJECT#{project}"}, "sk": {"S": "PROJECT"},
-                      "name": {"S": name}}, self.table),
+            _put_new(
+                {"pk": {"S": f"PROJECT#{project}"}, "sk": {"S": "PROJECT"}, "name": {"S": name}},
+                self.table,
+            ),
         ]
         for role, secret in keys.items():
-            writes.append(_put_new({
-                "pk": {"S": f"KEY#{hash_key(secret)}"},
-                "sk": {"S": "KEY"},
-                "project": {"S": project},
-                "role": {"S": role},
-            }, self.table))
+            writes.append(
+                _put_new(
+                    {
+                        "pk": {"S": f"KEY#{hash_key(secret)}"},
+                        "sk": {"S": "KEY"},
+                        "project": {"S": project},
+                        "role": {"S": role},
+                    },
+                    self.table,
+                )
+            )
         self.client.transact_write_items(TransactItems=writes)
 
     def resolve_key(self, secret: str) -> KeyGrant | None:
@@ -310,7 +317,9 @@ class _StateUpdate:
         )
         due = domain.alert_after(after)
         self.set_or_remove("alert_after", None if due is None else _epoch(due))
-        self.set_or_remove("due_shard", None if due is None else {"S": due_shard(after.uuid, shards)})
+        self.set_or_remove(
+            "due_shard", None if due is None else {"S": due_shard(after.uuid, shards)}
+        )
         self._outbox_diff(before, after)
         if domain.has_state_change(before, after):
             self.set("sv", _n(before.sv + 1))
@@ -510,7 +519,7 @@ def _n(value: int | float) -> Item:
 
 def _t(value: datetime) -> Item:
     domain.require_aware(value)
-    return {"S": value.astimezone(timezone.utc).isoformat()}
+    return {"S": value.astimezone(UTC).isoformat()}
 
 
 def _parse_t(attr: Item) -> datetime:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 
 from chalicelib.domain import Action, Ping
 from chalicelib.errors import InvalidUrl, NotFound, VigilError
@@ -97,7 +97,9 @@ def _strip_port(address: str) -> str:
     return address
 
 
-def site_root(headers: Mapping[str, str], context: Mapping[str, Any], configured: str | None) -> str:
+def site_root(
+    headers: Mapping[str, str], context: Mapping[str, Any], configured: str | None
+) -> str:
     """The public base URL. API Gateway's default host serves under the stage's path."""
     if configured:
         return configured.rstrip("/")
@@ -112,7 +114,16 @@ def site_root(headers: Mapping[str, str], context: Mapping[str, Any], configured
 # --- responses --------------------------------------------------------------------------
 
 
-def ping_headers(body_limit: int) -> dict[str, str]:
+Headers = dict[str, str | list[str]]
+
+
+def body_bytes(raw: str | bytes | None) -> bytes:
+    if raw is None:
+        return b""
+    return raw.encode() if isinstance(raw, str) else raw
+
+
+def ping_headers(body_limit: int) -> Headers:
     return {
         "Content-Type": TEXT,
         "Access-Control-Allow-Origin": "*",
@@ -137,7 +148,7 @@ def ping_error(error: Exception, method: str) -> Response:
     )
 
 
-API_CORS = {
+API_CORS: Headers = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Headers": "X-Api-Key",
     "Access-Control-Max-Age": "600",

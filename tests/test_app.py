@@ -99,8 +99,14 @@ class TestPingProtocol:
 
     @pytest.mark.parametrize(
         "content_type",
-        ["application/x-www-form-urlencoded", "text/plain", "application/json",
-         "application/octet-stream", "image/png", None],
+        [
+            "application/x-www-form-urlencoded",
+            "text/plain",
+            "application/json",
+            "application/octet-stream",
+            "image/png",
+            None,
+        ],
     )
     def test_any_content_type_is_accepted(
         self, client: Any, check: dict[str, Any], content_type: str | None
@@ -169,7 +175,10 @@ class TestPingProtocol:
 class TestManagementApi:
     def test_missing_and_wrong_keys(self, client: Any, project: Any) -> None:
         missing = client.http.post("/api/v3/checks/", body=b"{}")
-        assert (missing.status_code, json.loads(missing.body)) == (401, {"error": "missing api key"})
+        assert (missing.status_code, json.loads(missing.body)) == (
+            401,
+            {"error": "missing api key"},
+        )
         wrong = client.http.post("/api/v3/checks/", headers={"X-Api-Key": "x" * 32}, body=b"{}")
         assert (wrong.status_code, json.loads(wrong.body)) == (401, {"error": "wrong api key"})
 
@@ -193,12 +202,18 @@ class TestManagementApi:
 
         other = create_project(deps, "other")
         check = create(client, project.api_key, name="mine")
-        reply = client.http.get(f"/api/v3/checks/{check['uuid']}", headers={"X-Api-Key": other.api_key})
+        reply = client.http.get(
+            f"/api/v3/checks/{check['uuid']}", headers={"X-Api-Key": other.api_key}
+        )
         assert reply.status_code == 403
 
     def test_cron_check(self, client: Any, project: Any) -> None:
         doc = create(client, project.api_key, schedule="30 2 * * *", tz="Europe/Kiev", grace=60)
-        assert (doc["schedule"], doc["tz"], "timeout" in doc) == ("30 2 * * *", "Europe/Kyiv", False)
+        assert (doc["schedule"], doc["tz"], "timeout" in doc) == (
+            "30 2 * * *",
+            "Europe/Kyiv",
+            False,
+        )
 
     @pytest.mark.parametrize(
         ("body", "error"),
@@ -213,10 +228,14 @@ class TestManagementApi:
             (b'{"timeout": 59}', "json validation error: timeout is too small"),
             (b'{"grace": 31536001}', "json validation error: grace is too large"),
             (b'{"max_duration": 10}', "json validation error: max_duration is too small"),
-            (b'{"schedule": "* * * *"}',
-             "json validation error: schedule is not a valid cron or OnCalendar expression"),
-            (b'{"schedule": "0 0 30 2 *"}',
-             "json validation error: schedule is not a valid cron or OnCalendar expression"),
+            (
+                b'{"schedule": "* * * *"}',
+                "json validation error: schedule is not a valid cron or OnCalendar expression",
+            ),
+            (
+                b'{"schedule": "0 0 30 2 *"}',
+                "json validation error: schedule is not a valid cron or OnCalendar expression",
+            ),
             (b'{"tz": "Mars/Olympus"}', "json validation error: tz is not a valid timezone"),
             (b'{"tz": "../etc/passwd"}', "json validation error: tz is not a valid timezone"),
         ],

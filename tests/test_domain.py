@@ -17,7 +17,11 @@ UUID = "9f1c3b5e-2d4a-4c6b-8e0f-1a2b3c4d5e6f"
 
 def make_check(**overrides: object) -> Check:
     fields: dict[str, object] = {
-        "uuid": UUID, "project": "p", "created": T0, "timeout": 3600, "grace": 600,
+        "uuid": UUID,
+        "project": "p",
+        "created": T0,
+        "timeout": 3600,
+        "grace": 600,
     }
     fields.update(overrides)
     return Check(**fields)  # type: ignore[arg-type]

@@ -27,8 +27,15 @@ def serialized_moto() -> Iterator[None]:
 
     lock = threading.RLock()
     originals = {}
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items",
-                 "batch_write_item", "get_item", "query"):
+    for name in (
+        "put_item",
+        "update_item",
+        "delete_item",
+        "transact_write_items",
+        "batch_write_item",
+        "get_item",
+        "query",
+    ):
         original = getattr(DynamoDBBackend, name)
         originals[name] = original
 
@@ -168,12 +175,14 @@ class TestRaces:
     ) -> None:
         check = pinged_check(deps, project)
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(
-                lambda i: service.record_ping(
-                    deps, check.uuid, Ping("start" if i % 5 == 0 else "success"), T0 + MINUTE
-                ),
-                range(100),
-            ))
+            list(
+                pool.map(
+                    lambda i: service.record_ping(
+                        deps, check.uuid, Ping("start" if i % 5 == 0 else "success"), T0 + MINUTE
+                    ),
+                    range(100),
+                )
+            )
         stored = deps.store.get_check(check.uuid)
         assert stored.n_pings == 101
         items = boto3.client("dynamodb").query(
@@ -243,12 +252,16 @@ class TestDelivery:
         assert document["check"]["status"] == "down"
         assert document["last_ping"]["type"] == "success"
 
-    def test_filter_policy_selects_events(self, deps: Any, project: Any, aws: dict[str, str]) -> None:
+    def test_filter_policy_selects_events(
+        self, deps: Any, project: Any, aws: dict[str, str]
+    ) -> None:
         sqs = boto3.client("sqs")
         url = sqs.create_queue(QueueName="only-up")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
         boto3.client("sns").subscribe(
-            TopicArn=aws["topic_arn"], Protocol="sqs", Endpoint=arn["QueueArn"],
+            TopicArn=aws["topic_arn"],
+            Protocol="sqs",
+            Endpoint=arn["QueueArn"],
             Attributes={"FilterPolicy": '{"event": ["up"]}'},
         )
         check = pinged_check(deps, project)
