@@ -123,6 +123,8 @@ def serve_forever(host: str, port: int, moto_port: int, sweep_every: float) -> N
     try:
         server, banner = _start_stack(host, port, sweep_every, stop)
         print(banner, flush=True)
+        # A shell starting us in the background sets SIGINT to "ignore"; restore Ctrl-C.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _raise_interrupt)
         server.serve_forever()
     except KeyboardInterrupt:
