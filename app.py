@@ -1,6 +1,7 @@
-"""Vigil's Chalice app: routes and the sweeper schedule. Parse, call a use case, respond.
+"""Vigil's Chalice app: the ping routes, the API blueprint and the sweeper schedule.
 
-Everything else lives in ``chalicelib``. Nothing here talks to AWS at import time.
+Handlers parse, call a use case and respond; everything else lives in ``chalicelib``.
+Nothing here talks to AWS at import time.
 """
 
 from __future__ import annotations
@@ -11,36 +12,43 @@ from typing import Any
 
 from chalice.app import Chalice, Rate, Request, Response
 
-from chalicelib import service, spec, web
-from chalicelib.check_json import check_to_dict
+from chalicelib import service, web
+from chalicelib.api_routes import routes as api_routes
 from chalicelib.clock import utc_now
-from chalicelib.errors import NotFound
 from chalicelib.wiring import deps
 
 app = Chalice(app_name="vigil")
 app.log.setLevel(logging.INFO)
 logging.getLogger("vigil").setLevel(logging.INFO)
+app.register_blueprint(api_routes)
 
 PING_METHODS = ["GET", "POST", "HEAD"]
 # Jobs ping with any content type or none (curl -d sends form-urlencoded).
 ANY_CONTENT = ["*/*"]
 
 
+# One route per depth: API Gateway cannot hold sibling variables with different names, so
+# the handler tells /ping/<uuid>/<action> from /ping/<ping_key>/<slug> (traps.md §1).
 @app.route("/ping/{code}", methods=PING_METHODS, content_types=ANY_CONTENT)
 def ping(code: str) -> Response:
-    return _ping(code, None)
+    return _ping(code, None, None)
 
 
 @app.route("/ping/{code}/{suffix}", methods=PING_METHODS, content_types=ANY_CONTENT)
-def ping_with_suffix(code: str, suffix: str) -> Response:
-    return _ping(code, suffix)
+def ping_two(code: str, suffix: str) -> Response:
+    return _ping(code, suffix, None)
 
 
-def _ping(code: str, suffix: str | None) -> Response:
+@app.route("/ping/{code}/{suffix}/{last}", methods=PING_METHODS, content_types=ANY_CONTENT)
+def ping_three(code: str, suffix: str, last: str) -> Response:
+    return _ping(code, suffix, last)
+
+
+def _ping(code: str, suffix: str | None, last: str | None) -> Response:
     request = _request()
     try:
-        target = web.parse_ping_path(code, suffix)
-        limit = deps().settings.ping_body_limit
+        target = web.parse_ping_path(code, suffix, last)
+        settings = deps().settings
         ping = web.ping_from_request(
             target,
             request.method,
@@ -48,52 +56,36 @@ def _ping(code: str, suffix: str | None) -> Response:
             request.query_params or {},
             request.context,
             web.body_bytes(request.raw_body),
-            limit,
+            settings.ping_body_limit,
         )
-        service.record_ping(deps(), target.check_uuid, ping, utc_now())
+        created = _record(request, target, ping)
     except Exception as error:
         return web.ping_error(error, request.method)
-    return web.ping_ok(request.method, limit)
+    if created:
+        return web.ping_ok(request.method, settings.ping_body_limit, 201, "Created")
+    return web.ping_ok(request.method, settings.ping_body_limit)
 
 
-@app.route("/api/v3/checks", methods=["POST"], content_types=ANY_CONTENT)
-def create_check() -> Response:
-    request = _request()
-    try:
-        body = spec.parse_json_object(web.body_bytes(request.raw_body))
-        key = request.headers.get("x-api-key") or _body_key(body)
-        grant = service.authorize(deps(), key, write=True)
-        check_spec = spec.parse_check_spec(body)
-        now = utc_now()
-        root = web.site_root(request.headers, request.context, deps().settings.site_root)
-        check = service.create_check(deps(), grant, check_spec, now, root)
-    except Exception as error:
-        return web.api_error(error)
-    return web.api_json(check_to_dict(check, now), status=201)
-
-
-@app.route("/api/v3/checks/{code}", methods=["GET"])
-def get_check(code: str) -> Response:
-    request = _request()
-    try:
-        grant = service.authorize(deps(), request.headers.get("x-api-key"), write=False)
-        if not web.UUID_PATTERN.match(code):
-            raise NotFound()
-        check = service.get_check(deps(), grant, code)
-    except Exception as error:
-        return web.api_error(error)
-    return web.api_json(check_to_dict(check, utc_now(), readonly=grant.role == "ro"))
+def _record(request: Request, target: web.PingTarget, ping: Any) -> bool:
+    """Record the ping; True if ``?create=1`` provisioned a new check for it."""
+    now = utc_now()
+    if target.check_uuid is not None:
+        service.record_ping(deps(), target.check_uuid, ping, now)
+        return False
+    assert target.ping_key is not None and target.slug is not None
+    create_site = None
+    if request.query_params and request.query_params.get("create") == "1":
+        create_site = web.site_root(request.headers, request.context, deps().settings.site_root)
+    _, created = service.record_slug_ping(
+        deps(), target.ping_key, target.slug, ping, now, create_site
+    )
+    return created
 
 
 def _request() -> Request:
     request = app.current_request
     assert request is not None, "only called while handling a request"
     return request
-
-
-def _body_key(body: dict[str, Any]) -> str | None:
-    key = body.get("api_key")
-    return key if isinstance(key, str) else None
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep")

@@ -16,7 +16,12 @@ def iso_seconds(value: datetime | None) -> str | None:
 
 
 def check_to_dict(
-    check: Check, now: datetime, *, readonly: bool = False, version: int = 3
+    check: Check,
+    now: datetime,
+    *,
+    readonly: bool = False,
+    version: int = 3,
+    channel_id: str = "",
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "name": check.name,
@@ -31,15 +36,16 @@ def check_to_dict(
         "next_ping": iso_seconds(domain.schedule_deadline(check)),
         "manual_resume": check.manual_resume,
         "methods": check.methods,
-        "subject": "",
-        "subject_fail": "",
-        "start_kw": "",
-        "success_kw": "",
-        "failure_kw": "",
-        "filter_subject": False,
-        "filter_body": False,
-        "filter_http_body": False,
-        "filter_default_fail": False,
+        # Deprecated: the keywords, shown only when they filter email subjects.
+        "subject": check.success_kw if check.filter_subject else "",
+        "subject_fail": check.failure_kw if check.filter_subject else "",
+        "start_kw": check.start_kw,
+        "success_kw": check.success_kw,
+        "failure_kw": check.failure_kw,
+        "filter_subject": check.filter_subject,
+        "filter_body": check.filter_body,
+        "filter_http_body": check.filter_http_body,
+        "filter_default_fail": check.filter_default_fail,
         "badge_url": f"{check.site_root}/b/2/{check.badge_key}.svg",
         # Vigil extensions: clients that do not know them ignore them.
         "max_duration": int(check.run_limit.total_seconds()),
@@ -59,6 +65,7 @@ def check_to_dict(
         doc["unique_key"] = unique_key(check.uuid)
     else:
         doc.update(_write_fields(check, version))
+        doc["channels"] = channel_id if check.alerts_enabled else ""
     return doc
 
 
@@ -82,5 +89,4 @@ def _write_fields(check: Check, version: int) -> dict[str, Any]:
         "update_url": api,
         "pause_url": f"{api}/pause",
         "resume_url": f"{api}/resume",
-        "channels": "",
     }

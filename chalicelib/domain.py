@@ -22,7 +22,7 @@ from chalicelib import schedule
 Status = Literal["new", "up", "down", "paused"]
 Kind = Literal["simple", "cron"]
 Action = Literal["success", "start", "fail", "log", "ign"]
-FlipReason = Literal["timeout", "fail", "overrun", "ping"]
+FlipReason = Literal["timeout", "fail", "overrun", "ping", "pause", "resume"]
 
 DEFAULT_TIMEOUT_SECONDS = 86_400
 DEFAULT_GRACE_SECONDS = 3_600
@@ -47,7 +47,10 @@ class Flip:
 
     @property
     def notifies(self) -> bool:
-        """Down always alerts; up alerts only when it ends an outage (not new→up, paused→up)."""
+        """Down always alerts; up alerts only when it ends an outage (not new→up, paused→up).
+
+        Pause and resume flips are recorded but notify nobody.
+        """
         return self.new == "down" or (self.new == "up" and self.old == "down")
 
     @property
@@ -72,6 +75,16 @@ class Check:
     max_duration: int | None = None
     manual_resume: bool = False
     methods: str = ""
+    filter_subject: bool = False
+    filter_body: bool = False
+    filter_http_body: bool = False
+    filter_default_fail: bool = False
+    start_kw: str = ""
+    success_kw: str = ""
+    failure_kw: str = ""
+    # Vigil has one alert channel, the deployment's SNS topic. Checks use it unless the API
+    # was told ``channels: ""``: an unmonitored check is what Vigil exists to prevent.
+    alerts_enabled: bool = True
     badge_key: str = ""
     site_root: str = ""
     # State. ``sv`` (state version) changes with every write that changes status, runs or
@@ -212,11 +225,32 @@ def apply_ping(check: Check, ping: Ping, now: datetime, lease_from: datetime) ->
 
 
 def _effective_action(check: Check, ping: Ping) -> Action:
+    """Healthchecks' order (hc-protocol §1.3): URL, then method, then body keywords, then pause."""
     if check.methods == "POST" and ping.method != "POST":
         return "ign"
+    action = ping.action
+    if check.filter_http_body:
+        action = classify_body(check, ping.body)
     if check.status == "paused" and check.manual_resume:
         return "ign"
-    return ping.action
+    return action
+
+
+def classify_body(check: Check, body: bytes) -> Action:
+    """Keywords override the URL's action: failure, then success, then start."""
+    text = body.decode("utf-8", errors="replace")
+    if match_keywords(text, check.failure_kw):
+        return "fail"
+    if match_keywords(text, check.success_kw):
+        return "success"
+    if match_keywords(text, check.start_kw):
+        return "start"
+    return "fail" if check.filter_default_fail else "ign"
+
+
+def match_keywords(text: str, keywords: str) -> bool:
+    """Comma-separated, stripped, empties ignored, case-sensitive substring match."""
+    return any(kw.strip() and kw.strip() in text for kw in keywords.split(","))
 
 
 def _open_run(runs: Mapping[str, datetime], rid: str | None, now: datetime) -> dict[str, datetime]:
@@ -253,6 +287,27 @@ def new_flip(
     """
     flip_id = str(uuidlib.uuid5(uuidlib.UUID(check.uuid), f"flip-{check.sv + 1}"))
     return Flip(flip_id, at, check.status, new, reason, lease=lease_from + DELIVERY_LEASE)
+
+
+# --- pause and resume -----------------------------------------------------------------
+
+
+def pause(check: Check, now: datetime) -> tuple[Check, Flip | None]:
+    """Stop monitoring: runs are dropped and nothing goes down until the next ping."""
+    if check.status == "paused":
+        return check, None
+    flip = new_flip(check, now, "paused", "pause", now)
+    paused = replace(check, status="paused", runs={}, outbox={**check.outbox, flip.id: flip})
+    return paused, flip
+
+
+def resume(check: Check, now: datetime) -> tuple[Check, Flip]:
+    """Back to new: it waits for its first ping as a fresh check would."""
+    flip = new_flip(check, now, "new", "resume", now)
+    resumed = replace(
+        check, status="new", runs={}, last_ping=None, outbox={**check.outbox, flip.id: flip}
+    )
+    return resumed, flip
 
 
 # --- sweeps -----------------------------------------------------------------------------

@@ -29,6 +29,31 @@ class NotFound(VigilError):
     message = "not found"
 
 
+class AmbiguousSlug(VigilError):
+    """More than one check of the project has the pinged slug."""
+
+    status_code = 409
+    message = "ambiguous slug"
+
+
+class TextError(VigilError):
+    """An API error Healthchecks answers in plain text rather than JSON."""
+
+
+class NotPaused(TextError):
+    status_code = 409
+    message = "check is not paused"
+
+
+class MethodNotAllowed(VigilError):
+    status_code = 405
+    message = "method not allowed"
+
+
+class SlugTaken(Exception):
+    """An auto-provisioned check lost the race for its slug to another request."""
+
+
 class InvalidUrl(VigilError):
     """A ping URL that matches a route but not the protocol (exit status > 255)."""
 

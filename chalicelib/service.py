@@ -22,17 +22,19 @@ from chalicelib import domain
 from chalicelib.alerts import Alert, build_alert
 from chalicelib.domain import Check, Flip, Ping
 from chalicelib.errors import (
+    AmbiguousSlug,
     Forbidden,
     InvalidRunId,
     MissingApiKey,
     NotFound,
+    SlugTaken,
     StaleCheck,
     WrongApiKey,
 )
 from chalicelib.logs import log_event
 from chalicelib.settings import Settings
 from chalicelib.spec import CheckSpec
-from chalicelib.store import DynamoStore, KeyGrant
+from chalicelib.store import DynamoStore, KeyGrant, Project
 
 logger = logging.getLogger("vigil")
 
@@ -41,6 +43,10 @@ logger = logging.getLogger("vigil")
 MAX_WRITE_ATTEMPTS = 200
 SNAPSHOT_CACHE_SIZE = 1024
 API_KEY_LENGTH = 32
+PRUNE_EVERY = 100
+PING_KEY_LENGTH = 22
+PING_KEY_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+PING_KEY_PATTERN = re.compile(r"^[a-z0-9]{22}$")
 RID_PATTERN = re.compile(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE
 )
@@ -83,6 +89,7 @@ class Deps:
     store: DynamoStore
     alerter: Alerter
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
+    ping_keys: dict[str, str] = field(default_factory=dict)
 
 
 # --- pings ------------------------------------------------------------------------------
@@ -105,6 +112,7 @@ def record_ping(deps: Deps, check_uuid: str, ping: Ping, now: datetime) -> Check
     result, stored = _write_ping(deps, check, ping, now)
     deps.store.log_ping(check_uuid, stored.n_pings, result.kind, ping, now)
     log_event("ping", check=check_uuid, kind=result.kind, n=stored.n_pings, rid=ping.rid)
+    _prune_ping_log(deps, stored)
     if result.flip is not None:
         log_event(
             "flip",
@@ -116,6 +124,49 @@ def record_ping(deps: Deps, check_uuid: str, ping: Ping, now: datetime) -> Check
         stored = deliver(deps, stored, result.flip, now)
     deps.snapshots.put(stored)
     return stored
+
+
+def _prune_ping_log(deps: Deps, check: Check) -> None:
+    """Every 100th ping, delete entries beyond the log limit (listings never show them)."""
+    if check.n_pings % PRUNE_EVERY == 0 and check.n_pings > deps.settings.ping_log_limit:
+        deps.store.prune_pings(check.uuid, check.n_pings - deps.settings.ping_log_limit)
+
+
+def record_slug_ping(
+    deps: Deps, ping_key: str, slug: str, ping: Ping, now: datetime, create_site: str | None
+) -> tuple[Check, bool]:
+    """A ping to ``/ping/<ping_key>/<slug>``; ``create_site`` set means ``?create=1``.
+
+    Returns the check and whether it was auto-provisioned. The slug set is read with a
+    consistent read, so a check is reachable by slug as soon as it is created or renamed.
+    """
+    project = _project_for_ping_key(deps, ping_key)
+    created = False
+    uuids = deps.store.checks_with_slug(project, slug)
+    if not uuids and create_site is not None:
+        grant = KeyGrant(project, "ping")
+        spec = CheckSpec(name=slug, slug=slug)
+        try:
+            uuids = [create_check(deps, grant, spec, now, create_site, exclusive_slug=True).uuid]
+            created = True
+        except SlugTaken:
+            uuids = deps.store.checks_with_slug(project, slug)
+    if not uuids:
+        raise NotFound()
+    if len(uuids) > 1:
+        raise AmbiguousSlug()
+    return record_ping(deps, uuids[0], ping, now), created
+
+
+def _project_for_ping_key(deps: Deps, ping_key: str) -> str:
+    # Ping keys never change, so a process may remember what it resolved.
+    project = deps.ping_keys.get(ping_key)
+    if project is None:
+        grant = deps.store.resolve_key(ping_key) if PING_KEY_PATTERN.match(ping_key) else None
+        if grant is None or grant.role != "ping":
+            raise NotFound()
+        project = deps.ping_keys[ping_key] = grant.project
+    return project
 
 
 def _write_ping(
@@ -148,7 +199,7 @@ def deliver(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:
     delivery is at least once, and the stable flip id lets subscribers drop a repeat.
     """
     deps.store.record_flip(check.uuid, flip)
-    if flip.notifies:
+    if flip.notifies and check.alerts_enabled:
         alert = build_alert(check, flip, deps.store.last_ping_entry(check.uuid))
         try:
             message_id = deps.alerter.publish(alert)
@@ -282,7 +333,13 @@ def authorize(deps: Deps, api_key: str | None, *, write: bool) -> KeyGrant:
 
 
 def create_check(
-    deps: Deps, grant: KeyGrant, spec: CheckSpec, now: datetime, site_root: str
+    deps: Deps,
+    grant: KeyGrant,
+    spec: CheckSpec,
+    now: datetime,
+    site_root: str,
+    *,
+    exclusive_slug: bool = False,
 ) -> Check:
     check = Check(
         uuid=str(uuidlib.uuid4()),
@@ -292,18 +349,20 @@ def create_check(
         site_root=site_root,
     )
     check = apply_spec(check, spec)
-    deps.store.create_check(check, deps.settings.due_shards)
+    deps.store.create_check(check, deps.settings.due_shards, exclusive_slug=exclusive_slug)
     log_event("check_created", check=check.uuid, project=grant.project)
     return check
 
 
 def apply_spec(check: Check, spec: CheckSpec) -> Check:
     """Only supplied fields change. ``schedule`` makes a cron check, ``timeout`` a simple one."""
-    changes = {name: value for name, value in vars(spec).items() if value is not None}
+    changes = spec.changes()
     if spec.schedule is not None:
         changes["kind"] = "cron"
     elif spec.timeout is not None:
         changes["kind"] = "simple"
+    if spec.channels is not None:
+        changes["alerts_enabled"] = spec.channels != ""
     return replace(check, **changes)
 
 
@@ -329,11 +388,15 @@ def create_project(deps: Deps, name: str) -> ProjectKeys:
         project=str(uuidlib.uuid4()),
         api_key="hcw_" + secrets.token_urlsafe(21),
         api_key_readonly="hcr_" + secrets.token_urlsafe(21),
-        ping_key="".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(22)),
+        ping_key="".join(secrets.choice(PING_KEY_ALPHABET) for _ in range(PING_KEY_LENGTH)),
+    )
+    project = Project(
+        id=keys.project,
+        name=name,
+        badge_key=str(uuidlib.uuid4()),
+        badge_secret=secrets.token_urlsafe(24),
     )
     deps.store.create_project(
-        keys.project,
-        name,
-        {"rw": keys.api_key, "ro": keys.api_key_readonly, "ping": keys.ping_key},
+        project, {"rw": keys.api_key, "ro": keys.api_key_readonly, "ping": keys.ping_key}
     )
     return keys

@@ -13,6 +13,7 @@ from chalicelib.errors import ConfigError
 
 DEFAULT_PING_BODY_LIMIT_BYTES = 10_000
 DEFAULT_DUE_SHARDS = 4
+DEFAULT_PING_LOG_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Settings:
     sweep_seconds: int | None = None
     due_shards: int = DEFAULT_DUE_SHARDS
     site_root: str | None = None
+    ping_log_limit: int = DEFAULT_PING_LOG_LIMIT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -35,6 +37,7 @@ class Settings:
             sweep_seconds=_optional_positive_int(environ, "VIGIL_SWEEP_SECONDS"),
             due_shards=_positive_int(environ, "VIGIL_DUE_SHARDS", DEFAULT_DUE_SHARDS),
             site_root=environ.get("VIGIL_SITE_ROOT") or None,
+            ping_log_limit=_positive_int(environ, "VIGIL_PING_LOG_LIMIT", DEFAULT_PING_LOG_LIMIT),
         )
 
 

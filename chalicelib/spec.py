@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib import schedule
@@ -18,6 +18,7 @@ from chalicelib.errors import BadRequest, ValidationFailed
 MIN_PERIOD_SECONDS = 60
 MAX_PERIOD_SECONDS = 31_536_000
 SLUG_PATTERN = re.compile(r"^[a-z0-9\-_]*$")
+UNIQUE_FIELDS = ("name", "slug", "tags", "timeout", "grace")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,25 @@ class CheckSpec:
     schedule: str | None = None
     tz: str | None = None
     max_duration: int | None = None
+    manual_resume: bool | None = None
+    methods: str | None = None
+    start_kw: str | None = None
+    success_kw: str | None = None
+    failure_kw: str | None = None
+    filter_subject: bool | None = None
+    filter_body: bool | None = None
+    filter_http_body: bool | None = None
+    filter_default_fail: bool | None = None
+    channels: str | None = None
+    unique: tuple[str, ...] = field(default_factory=tuple)
+
+    def changes(self) -> dict[str, Any]:
+        """The check fields this spec sets (``channels`` and ``unique`` are handled apart)."""
+        return {
+            name: value
+            for name, value in vars(self).items()
+            if value is not None and name not in ("channels", "unique")
+        }
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -50,6 +70,11 @@ def parse_check_spec(body: Mapping[str, Any]) -> CheckSpec:
     for name, validate in _VALIDATORS.items():
         if name in body:
             fields[name] = validate(name, body[name])
+    # Deprecated email-subject fields map to the keywords, as in Healthchecks.
+    for old, new in (("subject", "success_kw"), ("subject_fail", "failure_kw")):
+        if old in body:
+            fields[new] = _string(200)(old, body[old])
+            fields["filter_subject"] = bool(fields[new])
     return CheckSpec(**fields)
 
 
@@ -62,6 +87,12 @@ def _string(max_length: int | None) -> Callable[[str, Any], str]:
         return value
 
     return validate
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationFailed(f"{name} is not a boolean")
+    return value
 
 
 def _slug(name: str, value: Any) -> str:
@@ -99,6 +130,22 @@ def _tz(name: str, value: Any) -> str:
         raise ValidationFailed(f"{name} is not a valid timezone") from None
 
 
+def _methods(name: str, value: Any) -> str:
+    methods = _string(None)(name, value)
+    if methods not in ("", "POST"):
+        raise ValidationFailed(f"{name} has unexpected value")
+    return methods
+
+
+def _unique(name: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValidationFailed(f"{name} is not an array")
+    for item in value:
+        if item not in UNIQUE_FIELDS:
+            raise ValidationFailed(f"an item in '{name}' has unexpected value")
+    return tuple(value)
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "name": _string(100),
     "slug": _slug,
@@ -109,4 +156,24 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "schedule": _schedule,
     "tz": _tz,
     "max_duration": _period,
+    "manual_resume": _boolean,
+    "methods": _methods,
+    "start_kw": _string(200),
+    "success_kw": _string(200),
+    "failure_kw": _string(200),
+    "filter_subject": _boolean,
+    "filter_body": _boolean,
+    "filter_http_body": _boolean,
+    "filter_default_fail": _boolean,
+    "channels": _string(None),
+    "unique": _unique,
 }
+
+
+def slugify(name: str) -> str:
+    """Django's slugify, as API v1/v2 derive the slug from the name."""
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    cleaned = re.sub(r"[^\w\s-]", "", ascii_name.lower())
+    return re.sub(r"[-\s]+", "-", cleaned).strip("-_")

@@ -1,11 +1,13 @@
-"""DynamoDB adapter: the one table, its items, and the conditional writes that keep it honest.
+"""DynamoDB adapter: the one table, and the conditional writes that keep it honest.
 
 Items (generic ``pk``/``sk`` keys):
-  CHECK#<uuid>   / CHECK            config + state of a check
-  CHECK#<uuid>   / PING#<n:010d>    one ping-log entry
-  CHECK#<uuid>   / FLIP#<at>#<id>   one recorded flip
-  PROJECT#<id>   / PROJECT          a project
-  KEY#<sha256>   / KEY              an API or ping key, hashed, pointing at its project
+  CHECK#<uuid>            / CHECK            config + state of a check
+  CHECK#<uuid>            / PING#<n:010d>    one ping-log entry
+  CHECK#<uuid>            / FLIP#<at>#<id>   one recorded flip
+  PROJECT#<id>            / PROJECT          a project (name, badge key and secret)
+  KEY#<sha256>            / KEY              an API or ping key, hashed, pointing at its project
+  SLUG#<project>#<slug>   / SLUG             the set of checks with that slug (strongly consistent)
+  BADGE#<key>             / BADGE            a project's or a check's badge key
 
 The ``due`` index is sparse: only checks with a pending ``alert_after`` carry ``due_shard`` and
 ``alert_after``, so the sweeper reads due checks and nothing else. ``ClientError`` never leaves
@@ -17,19 +19,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import domain
+from chalicelib import domain, items
 from chalicelib.domain import Check, Flip, LoggedPing, Ping
-from chalicelib.errors import NotFound, StaleCheck
+from chalicelib.errors import NotFound, SlugTaken, StaleCheck
+from chalicelib.items import Item, check_key, n, t
 
 DUE_INDEX = "due"
 PROJECT_INDEX = "by_project"
 FLIP_RETENTION = timedelta(days=93)
-CHECK_SK = "CHECK"
-
-Item = dict[str, Any]
+TTL_ATTRIBUTE = "expires"
+BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
 
 TABLE_SCHEMA: dict[str, Any] = {
     "AttributeDefinitions": [
@@ -66,7 +69,6 @@ TABLE_SCHEMA: dict[str, Any] = {
         },
     ],
 }
-TTL_ATTRIBUTE = "expires"
 
 
 def hash_key(secret: str) -> str:
@@ -74,14 +76,24 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def due_shard(check_uuid: str, shards: int) -> str:
-    return str(int(check_uuid.replace("-", ""), 16) % shards)
-
-
 @dataclass(frozen=True)
 class KeyGrant:
     project: str
     role: str  # "rw" | "ro" | "ping"
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    name: str
+    badge_key: str
+    badge_secret: str
+
+
+@dataclass(frozen=True)
+class BadgeOwner:
+    project: str
+    check: str | None  # None: the project's own badge key
 
 
 class DynamoStore:
@@ -96,20 +108,34 @@ class DynamoStore:
             self._client = self._client_factory()
         return self._client
 
+    def _get(self, key: Item) -> Item | None:
+        reply = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True)
+        item: Item | None = reply.get("Item")
+        return item
+
     # --- checks ---------------------------------------------------------------------
 
     def get_check(self, check_uuid: str) -> Check | None:
-        reply = self.client.get_item(
-            TableName=self.table, Key=_check_key(check_uuid), ConsistentRead=True
-        )
-        item = reply.get("Item")
-        return None if item is None else check_from_item(item)
+        item = self._get(check_key(check_uuid))
+        return None if item is None else items.check_from_item(item)
 
-    def create_check(self, check: Check, shards: int) -> None:
-        item = check_to_item(check, shards)
-        self.client.put_item(
-            TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-        )
+    def create_check(self, check: Check, shards: int, *, exclusive_slug: bool = False) -> None:
+        """The check, its slug entry and its badge key, all or nothing.
+
+        ``exclusive_slug`` (auto-provisioning) fails with ``SlugTaken`` if another check got
+        the slug first, so two racing ``?create=1`` pings cannot make it ambiguous.
+        """
+        writes = [_put_new(items.check_to_item(check, shards), self.table)]
+        writes += self._slug_moves(check.project, "", check.slug, check.uuid)
+        if exclusive_slug and check.slug:
+            writes[1]["Update"]["ConditionExpression"] = "attribute_not_exists(checks)"
+        writes.append(_put_new(_badge_item(check.badge_key, check.project, check.uuid), self.table))
+        try:
+            self.client.transact_write_items(TransactItems=writes)
+        except self.client.exceptions.TransactionCanceledException:
+            if exclusive_slug:
+                raise SlugTaken() from None
+            raise
 
     def write_state(
         self,
@@ -126,17 +152,18 @@ class DynamoStore:
         success ping on an up check does not bump the version (so concurrent pings never
         conflict) but must still stop a sweep that read the check before it arrived.
         """
-        update = _StateUpdate(before, after, shards)
+        update = items.state_update(before, after, shards)
         if count_ping:
             update.add("n_pings", {"N": "1"})
-        condition = "attribute_exists(pk) AND sv = :old_sv"
-        update.values[":old_sv"] = _n(before.sv)
+        condition = "attribute_exists(pk) AND #sv_old = :sv_old"
+        update.names["#sv_old"] = "sv"
+        update.values[":sv_old"] = n(before.sv)
         if guard_last_ping:
-            condition += " AND " + update.guard_last_ping()
+            condition += " AND " + _guard_last_ping(update, before)
         try:
             reply = self.client.update_item(
                 TableName=self.table,
-                Key=_check_key(before.uuid),
+                Key=check_key(before.uuid),
                 UpdateExpression=update.expression(),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=update.names,
@@ -145,21 +172,70 @@ class DynamoStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
-            raise _stale(exc) from None
+            raise _stale(exc.response.get("Item")) from None
         n_pings = int(reply["Attributes"]["n_pings"]["N"]) if count_ping else after.n_pings
         sv = before.sv + 1 if domain.has_state_change(before, after) else before.sv
         return replace(after, n_pings=n_pings, sv=sv)
+
+    def write_config(self, before: Check, after: Check, shards: int) -> Check:
+        """Store an edited check (and move its slug) if nothing changed it since ``before``."""
+        update = items.config_update(before, after, shards)
+        update.names["#sv_old"] = "sv"
+        update.values[":sv_old"] = n(before.sv)
+        writes: list[Item] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": check_key(before.uuid),
+                    "UpdateExpression": update.expression(),
+                    "ConditionExpression": "attribute_exists(pk) AND #sv_old = :sv_old",
+                    "ExpressionAttributeNames": update.names,
+                    "ExpressionAttributeValues": update.values,
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+        ]
+        writes += self._slug_moves(before.project, before.slug, after.slug, before.uuid)
+        self._transact_on_check(writes)
+        return replace(after, sv=before.sv + 1)
+
+    def delete_check(self, check: Check) -> None:
+        """Delete the check with its slug and badge entries, then its ping log and flips."""
+        writes: list[Item] = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": check_key(check.uuid),
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+        ]
+        writes += self._slug_moves(check.project, check.slug, "", check.uuid)
+        writes.append({"Delete": {"TableName": self.table, "Key": _badge_key(check.badge_key)}})
+        self._transact_on_check(writes)
+        self._delete_keys(self._keys_with_prefix(f"CHECK#{check.uuid}", ""))
+
+    def _transact_on_check(self, writes: list[Item]) -> None:
+        """Run a transaction whose first write is conditional on the check; map its failure."""
+        try:
+            self.client.transact_write_items(TransactItems=writes)
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise _stale(reasons[0].get("Item")) from None
+            raise
 
     def claim_delivery(self, check_uuid: str, flip: Flip, lease: datetime) -> bool:
         """Take over an undelivered flip whose lease ran out; False if another sweep has it."""
         try:
             self.client.update_item(
                 TableName=self.table,
-                Key=_check_key(check_uuid),
+                Key=check_key(check_uuid),
                 UpdateExpression="SET outbox.#f.lease = :new",
                 ConditionExpression="outbox.#f.lease = :old",
                 ExpressionAttributeNames={"#f": flip.id},
-                ExpressionAttributeValues={":new": _t(lease), ":old": _t(flip.lease)},
+                ExpressionAttributeValues={":new": t(lease), ":old": t(flip.lease)},
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
@@ -171,25 +247,29 @@ class DynamoStore:
         The deadline is only rewritten while the state version still matches ``check``;
         otherwise the flip is removed alone and a later sweep refreshes the deadline.
         """
-        after = domain.without_flip(check, flip_id)
-        update = _DeadlineUpdate(after, shards)
+        update = items.Update()
+        update.remove_map_entry("outbox", flip_id)
+        update.set_deadline(domain.without_flip(check, flip_id), shards)
+        update.values[":sv"] = n(check.sv)
         try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=_check_key(check.uuid),
-                UpdateExpression=f"REMOVE outbox.#f{update.removes} {update.sets}".strip(),
-                ConditionExpression="sv = :sv",
-                ExpressionAttributeNames={"#f": flip_id, **update.names},
-                ExpressionAttributeValues={":sv": _n(check.sv), **update.values},
-            )
+            self._update(check.uuid, update, "sv = :sv")
         except self.client.exceptions.ConditionalCheckFailedException:
-            self.client.update_item(
-                TableName=self.table,
-                Key=_check_key(check.uuid),
-                UpdateExpression="REMOVE outbox.#f",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#f": flip_id},
-            )
+            alone = items.Update()
+            alone.remove_map_entry("outbox", flip_id)
+            self._update(check.uuid, alone, "attribute_exists(pk)")
+
+    def _update(self, check_uuid: str, update: items.Update, condition: str) -> None:
+        kwargs: dict[str, Any] = {}
+        if update.values:
+            kwargs["ExpressionAttributeValues"] = update.values
+        self.client.update_item(
+            TableName=self.table,
+            Key=check_key(check_uuid),
+            UpdateExpression=update.expression(),
+            ConditionExpression=condition,
+            ExpressionAttributeNames=update.names,
+            **kwargs,
+        )
 
     def due_checks(self, now: datetime, shards: int) -> Iterator[Check]:
         """Checks whose ``alert_after`` has passed, read from the sparse due index only."""
@@ -198,78 +278,173 @@ class DynamoStore:
                 TableName=self.table,
                 IndexName=DUE_INDEX,
                 KeyConditionExpression="due_shard = :s AND alert_after <= :now",
-                ExpressionAttributeValues={":s": {"S": str(shard)}, ":now": _epoch(now)},
+                ExpressionAttributeValues={":s": {"S": str(shard)}, ":now": items.epoch(now)},
             )
             for page in pages:
                 for item in page.get("Items", []):
-                    yield check_from_item(item)
+                    yield items.check_from_item(item)
+
+    def project_checks(self, project: str) -> list[Check]:
+        """Every check of a project: keys from the project index, items read consistently."""
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table,
+            IndexName=PROJECT_INDEX,
+            KeyConditionExpression="project = :p AND begins_with(pk, :prefix)",
+            ExpressionAttributeValues={":p": {"S": project}, ":prefix": {"S": "CHECK#"}},
+        )
+        keys = [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for page in pages
+            for item in page.get("Items", [])
+            if item["sk"]["S"] == items.CHECK_SK
+        ]
+        found = [items.check_from_item(item) for item in self._batch_get(keys)]
+        return sorted(found, key=lambda check: (check.created, check.uuid))
+
+    def _batch_get(self, keys: list[Item]) -> list[Item]:
+        found: list[Item] = []
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            pending: dict[str, Any] = {
+                self.table: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}
+            }
+            while pending:
+                reply = self.client.batch_get_item(RequestItems=pending)
+                found.extend(reply["Responses"].get(self.table, []))
+                pending = reply.get("UnprocessedKeys") or {}
+        return found
+
+    # --- slugs ----------------------------------------------------------------------
+
+    def checks_with_slug(self, project: str, slug: str) -> list[str]:
+        item = self._get(_slug_key(project, slug))
+        if item is None or "checks" not in item:
+            return []
+        return sorted(item["checks"]["SS"])
+
+    def _slug_moves(self, project: str, old: str, new: str, check_uuid: str) -> list[Item]:
+        """Keep the slug sets in step with a check's slug, inside the caller's transaction."""
+        if old == new:
+            return []
+        moves = []
+        if old:
+            moves.append(self._slug_change(project, old, "DELETE", check_uuid))
+        if new:
+            moves.append(self._slug_change(project, new, "ADD", check_uuid))
+        return moves
+
+    def _slug_change(self, project: str, slug: str, action: str, check_uuid: str) -> Item:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": _slug_key(project, slug),
+                "UpdateExpression": f"{action} checks :c",
+                "ExpressionAttributeValues": {":c": {"SS": [check_uuid]}},
+            }
+        }
 
     # --- ping log and flips ---------------------------------------------------------
 
-    def log_ping(self, check_uuid: str, n: int, entry_kind: str, ping: Ping, at: datetime) -> None:
-        item: Item = {
-            "pk": {"S": f"CHECK#{check_uuid}"},
-            "sk": {"S": f"PING#{n:010d}"},
-            "n": _n(n),
-            "at": _t(at),
-            "kind": {"S": entry_kind},
-            "method": {"S": ping.method},
-            "ua": {"S": ping.ua},
-            "remote_addr": {"S": ping.remote_addr},
-            "scheme": {"S": ping.scheme},
-            "body": {"B": ping.body},
-        }
-        if ping.rid is not None:
-            item["rid"] = {"S": ping.rid}
-        if ping.exitstatus is not None:
-            item["exitstatus"] = _n(ping.exitstatus)
+    def log_ping(self, check_uuid: str, number: int, kind: str, ping: Ping, at: datetime) -> None:
+        item = items.ping_item(check_uuid, number, kind, ping, at)
         self.client.put_item(TableName=self.table, Item=item)
 
     def last_ping_entry(self, check_uuid: str) -> LoggedPing | None:
+        found = self.pings(check_uuid, newest=None, limit=1)
+        return found[0] if found else None
+
+    def pings(self, check_uuid: str, newest: int | None, limit: int) -> list[LoggedPing]:
+        """Up to ``limit`` log entries, newest first, none older than ``newest - limit``."""
+        values: Item = {":pk": {"S": f"CHECK#{check_uuid}"}}
+        if newest is None:
+            condition = "pk = :pk AND begins_with(sk, :prefix)"
+            values[":prefix"] = {"S": "PING#"}
+        else:
+            condition = "pk = :pk AND sk BETWEEN :low AND :high"
+            values[":low"] = {"S": items.ping_sk(max(newest - limit + 1, 1))}
+            values[":high"] = {"S": items.ping_sk(newest)}
         reply = self.client.query(
             TableName=self.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={
-                ":pk": {"S": f"CHECK#{check_uuid}"},
-                ":prefix": {"S": "PING#"},
-            },
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
             ScanIndexForward=False,
-            Limit=1,
+            Limit=limit,
         )
-        items = reply.get("Items", [])
-        return _ping_entry(items[0]) if items else None
+        return [items.logged_ping(item) for item in reply.get("Items", [])]
+
+    def ping_entry(self, check_uuid: str, number: int) -> LoggedPing | None:
+        item = self._get({"pk": {"S": f"CHECK#{check_uuid}"}, "sk": {"S": items.ping_sk(number)}})
+        return None if item is None else items.logged_ping(item)
+
+    def prune_pings(self, check_uuid: str, up_to: int) -> None:
+        """Delete log entries numbered ``up_to`` and below."""
+        keys = self._keys_with_prefix(f"CHECK#{check_uuid}", "PING#")
+        self._delete_keys([key for key in keys if int(key["sk"]["S"][5:]) <= up_to])
 
     def record_flip(self, check_uuid: str, flip: Flip) -> None:
         """Idempotent: the key is derived from the flip, so a retried delivery rewrites it."""
         item: Item = {
             "pk": {"S": f"CHECK#{check_uuid}"},
             "sk": {"S": f"FLIP#{flip.at.isoformat()}#{flip.id}"},
-            TTL_ATTRIBUTE: _n(int((flip.at + FLIP_RETENTION).timestamp())),
-            **_flip_attrs(flip),
+            TTL_ATTRIBUTE: n(int((flip.at + FLIP_RETENTION).timestamp())),
+            **items.flip_attrs(flip),
         }
         self.client.put_item(TableName=self.table, Item=item)
 
-    def flips(self, check_uuid: str) -> list[Flip]:
-        reply = self.client.query(
+    def flips(self, check_uuid: str, since: datetime | None = None) -> list[Flip]:
+        """Recorded flips, newest first; ``since`` bounds the key range (TTL lags)."""
+        values: Item = {":pk": {"S": f"CHECK#{check_uuid}"}, ":low": {"S": "FLIP#"}}
+        if since is not None:
+            values[":low"] = {"S": f"FLIP#{since.isoformat()}"}
+        pages = self.client.get_paginator("query").paginate(
             TableName=self.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={
-                ":pk": {"S": f"CHECK#{check_uuid}"},
-                ":prefix": {"S": "FLIP#"},
-            },
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+            ExpressionAttributeValues={**values, ":high": {"S": "FLIP$"}},
             ScanIndexForward=False,
         )
-        return [_flip_from(item) for item in reply.get("Items", [])]
+        return [items.flip_from(item) for page in pages for item in page.get("Items", [])]
 
-    # --- projects and keys ----------------------------------------------------------
+    def _keys_with_prefix(self, pk: str, prefix: str) -> list[Item]:
+        values: Item = {":pk": {"S": pk}}
+        condition = "pk = :pk"
+        if prefix:
+            condition += " AND begins_with(sk, :prefix)"
+            values[":prefix"] = {"S": prefix}
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ProjectionExpression="pk, sk",
+        )
+        return [item for page in pages for item in page.get("Items", [])]
 
-    def create_project(self, project: str, name: str, keys: Mapping[str, str]) -> None:
-        """Write the project and its hashed keys in one transaction: all or nothing."""
+    def _delete_keys(self, keys: list[Item]) -> None:
+        for start in range(0, len(keys), BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {
+                self.table: [
+                    {"DeleteRequest": {"Key": key}}
+                    for key in keys[start : start + BATCH_WRITE_LIMIT]
+                ]
+            }
+            while pending:
+                reply = self.client.batch_write_item(RequestItems=pending)
+                pending = reply.get("UnprocessedItems") or {}
+
+    # --- projects, keys and badges --------------------------------------------------
+
+    def create_project(self, project: Project, keys: Mapping[str, str]) -> None:
+        """Write the project, its hashed keys and its badge key in one transaction."""
         writes: list[Item] = [
             _put_new(
-                {"pk": {"S": f"PROJECT#{project}"}, "sk": {"S": "PROJECT"}, "name": {"S": name}},
+                {
+                    "pk": {"S": f"PROJECT#{project.id}"},
+                    "sk": {"S": "PROJECT"},
+                    "name": {"S": project.name},
+                    "badge_key": {"S": project.badge_key},
+                    "badge_secret": {"S": project.badge_secret},
+                },
                 self.table,
             ),
+            _put_new(_badge_item(project.badge_key, project.id, None), self.table),
         ]
         for role, secret in keys.items():
             writes.append(
@@ -277,7 +452,7 @@ class DynamoStore:
                     {
                         "pk": {"S": f"KEY#{hash_key(secret)}"},
                         "sk": {"S": "KEY"},
-                        "project": {"S": project},
+                        "project": {"S": project.id},
                         "role": {"S": role},
                     },
                     self.table,
@@ -285,211 +460,54 @@ class DynamoStore:
             )
         self.client.transact_write_items(TransactItems=writes)
 
-    def resolve_key(self, secret: str) -> KeyGrant | None:
-        reply = self.client.get_item(
-            TableName=self.table,
-            Key={"pk": {"S": f"KEY#{hash_key(secret)}"}, "sk": {"S": "KEY"}},
+    def get_project(self, project_id: str) -> Project | None:
+        item = self._get({"pk": {"S": f"PROJECT#{project_id}"}, "sk": {"S": "PROJECT"}})
+        if item is None:
+            return None
+        return Project(
+            project_id, item["name"]["S"], item["badge_key"]["S"], item["badge_secret"]["S"]
         )
-        item = reply.get("Item")
+
+    def resolve_key(self, secret: str) -> KeyGrant | None:
+        item = self._get({"pk": {"S": f"KEY#{hash_key(secret)}"}, "sk": {"S": "KEY"}})
         if item is None:
             return None
         return KeyGrant(item["project"]["S"], item["role"]["S"])
 
+    def resolve_badge(self, badge_key: str) -> BadgeOwner | None:
+        item = self._get(_badge_key(badge_key))
+        if item is None:
+            return None
+        check = item["check"]["S"] if "check" in item else None
+        return BadgeOwner(item["owner"]["S"], check)
 
-# --- item mapping -----------------------------------------------------------------------
-
-
-class _StateUpdate:
-    """Builds the UpdateExpression that moves a check from ``before`` to ``after``."""
-
-    def __init__(self, before: Check, after: Check, shards: int) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-        self._sets: list[str] = []
-        self._removes: list[str] = []
-        self._adds: list[str] = []
-        self._before = before
-        self.set("status", {"S": after.status})
-        self.set("runs", _runs(after.runs))
-        self.set_or_remove("last_ping", None if after.last_ping is None else _t(after.last_ping))
-        self.set_or_remove(
-            "last_duration", None if after.last_duration is None else _n(after.last_duration)
-        )
-        due = domain.alert_after(after)
-        self.set_or_remove("alert_after", None if due is None else _epoch(due))
-        self.set_or_remove(
-            "due_shard", None if due is None else {"S": due_shard(after.uuid, shards)}
-        )
-        self._outbox_diff(before, after)
-        if domain.has_state_change(before, after):
-            self.set("sv", _n(before.sv + 1))
-
-    def set(self, attr: str, value: Any) -> None:
-        self.names[f"#{attr}"] = attr
-        self.values[f":{attr}"] = value
-        self._sets.append(f"#{attr} = :{attr}")
-
-    def add(self, attr: str, value: Any) -> None:
-        self.names[f"#{attr}"] = attr
-        self.values[f":{attr}"] = value
-        self._adds.append(f"#{attr} :{attr}")
-
-    def set_or_remove(self, attr: str, value: Any | None) -> None:
-        if value is None:
-            self.names[f"#{attr}"] = attr
-            self._removes.append(f"#{attr}")
-        else:
-            self.set(attr, value)
-
-    def guard_last_ping(self) -> str:
-        self.names["#lp_old"] = "last_ping"
-        if self._before.last_ping is None:
-            return "attribute_not_exists(#lp_old)"
-        self.values[":lp_old"] = _t(self._before.last_ping)
-        return "#lp_old = :lp_old"
-
-    def _outbox_diff(self, before: Check, after: Check) -> None:
-        self.names["#outbox"] = "outbox"
-        for i, flip_id in enumerate(sorted(after.outbox.keys() - before.outbox.keys())):
-            self.names[f"#fa{i}"] = flip_id
-            self.values[f":fa{i}"] = {"M": _flip_attrs(after.outbox[flip_id])}
-            self._sets.append(f"#outbox.#fa{i} = :fa{i}")
-        for i, flip_id in enumerate(sorted(before.outbox.keys() - after.outbox.keys())):
-            self.names[f"#fr{i}"] = flip_id
-            self._removes.append(f"#outbox.#fr{i}")
-
-    def expression(self) -> str:
-        parts = []
-        if self._sets:
-            parts.append("SET " + ", ".join(self._sets))
-        if self._removes:
-            parts.append("REMOVE " + ", ".join(self._removes))
-        if self._adds:
-            parts.append("ADD " + ", ".join(self._adds))
-        if "#outbox" not in " ".join(parts):
-            del self.names["#outbox"]
-        return " ".join(parts)
+    def ping(self) -> None:
+        """A cheap consistent read: proves the table answers (the status endpoint)."""
+        self._get({"pk": {"S": "STATUS"}, "sk": {"S": "STATUS"}})
 
 
-class _DeadlineUpdate:
-    """The SET/REMOVE clauses that store a check's ``alert_after`` and its due shard."""
-
-    def __init__(self, check: Check, shards: int) -> None:
-        due = domain.alert_after(check)
-        self.names = {"#aa": "alert_after", "#ds": "due_shard"}
-        self.values: dict[str, Any] = {}
-        if due is None:
-            self.removes, self.sets = ", #aa, #ds", ""
-        else:
-            self.values = {":aa": _epoch(due), ":ds": {"S": due_shard(check.uuid, shards)}}
-            self.removes, self.sets = "", "SET #aa = :aa, #ds = :ds"
+def _guard_last_ping(update: items.Update, before: Check) -> str:
+    update.names["#lp_old"] = "last_ping"
+    if before.last_ping is None:
+        return "attribute_not_exists(#lp_old)"
+    update.values[":lp_old"] = t(before.last_ping)
+    return "#lp_old = :lp_old"
 
 
-def check_to_item(check: Check, shards: int) -> Item:
-    item: Item = {
-        "pk": {"S": f"CHECK#{check.uuid}"},
-        "sk": {"S": CHECK_SK},
-        "project": {"S": check.project},
-        "created": _t(check.created),
-        "name": {"S": check.name},
-        "slug": {"S": check.slug},
-        "tags": {"S": check.tags},
-        "desc": {"S": check.desc},
-        "kind": {"S": check.kind},
-        "timeout": _n(check.timeout),
-        "grace": _n(check.grace),
-        "schedule": {"S": check.schedule},
-        "tz": {"S": check.tz},
-        "manual_resume": {"BOOL": check.manual_resume},
-        "methods": {"S": check.methods},
-        "badge_key": {"S": check.badge_key},
-        "site_root": {"S": check.site_root},
-        "status": {"S": check.status},
-        "n_pings": _n(check.n_pings),
-        "runs": _runs(check.runs),
-        "outbox": {"M": {fid: {"M": _flip_attrs(f)} for fid, f in check.outbox.items()}},
-        "sv": _n(check.sv),
-    }
-    if check.max_duration is not None:
-        item["max_duration"] = _n(check.max_duration)
-    if check.last_ping is not None:
-        item["last_ping"] = _t(check.last_ping)
-    if check.last_duration is not None:
-        item["last_duration"] = _n(check.last_duration)
-    due = domain.alert_after(check)
-    if due is not None:
-        item["alert_after"] = _epoch(due)
-        item["due_shard"] = {"S": due_shard(check.uuid, shards)}
+def _slug_key(project: str, slug: str) -> Item:
+    return {"pk": {"S": f"SLUG#{project}#{slug}"}, "sk": {"S": "SLUG"}}
+
+
+def _badge_key(badge_key: str) -> Item:
+    return {"pk": {"S": f"BADGE#{badge_key}"}, "sk": {"S": "BADGE"}}
+
+
+def _badge_item(badge_key: str, project: str, check_uuid: str | None) -> Item:
+    # "owner", not "project": badge entries stay out of the project index.
+    item: Item = {**_badge_key(badge_key), "owner": {"S": project}}
+    if check_uuid is not None:
+        item["check"] = {"S": check_uuid}
     return item
-
-
-def check_from_item(item: Item) -> Check:
-    return Check(
-        uuid=item["pk"]["S"].removeprefix("CHECK#"),
-        project=item["project"]["S"],
-        created=_parse_t(item["created"]),
-        name=item["name"]["S"],
-        slug=item["slug"]["S"],
-        tags=item["tags"]["S"],
-        desc=item["desc"]["S"],
-        kind=item["kind"]["S"],
-        timeout=int(item["timeout"]["N"]),
-        grace=int(item["grace"]["N"]),
-        schedule=item["schedule"]["S"],
-        tz=item["tz"]["S"],
-        max_duration=int(item["max_duration"]["N"]) if "max_duration" in item else None,
-        manual_resume=item["manual_resume"]["BOOL"],
-        methods=item["methods"]["S"],
-        badge_key=item["badge_key"]["S"],
-        site_root=item["site_root"]["S"],
-        status=item["status"]["S"],
-        n_pings=int(item["n_pings"]["N"]),
-        last_ping=_parse_t(item["last_ping"]) if "last_ping" in item else None,
-        last_duration=float(item["last_duration"]["N"]) if "last_duration" in item else None,
-        runs={rid: _parse_t(at) for rid, at in item["runs"]["M"].items()},
-        outbox={fid: _flip_from(v["M"], fid) for fid, v in item["outbox"]["M"].items()},
-        sv=int(item["sv"]["N"]),
-    )
-
-
-def _flip_attrs(flip: Flip) -> Item:
-    return {
-        "id": {"S": flip.id},
-        "at": _t(flip.at),
-        "old": {"S": flip.old},
-        "new": {"S": flip.new},
-        "reason": {"S": flip.reason},
-        "lease": _t(flip.lease),
-    }
-
-
-def _flip_from(attrs: Item, flip_id: str | None = None) -> Flip:
-    return Flip(
-        id=flip_id or attrs["id"]["S"],
-        at=_parse_t(attrs["at"]),
-        old=attrs["old"]["S"],
-        new=attrs["new"]["S"],
-        reason=attrs["reason"]["S"],
-        lease=_parse_t(attrs["lease"]),
-    )
-
-
-def _ping_entry(item: Item) -> LoggedPing:
-    ping = Ping(
-        action=item["kind"]["S"],
-        rid=item["rid"]["S"] if "rid" in item else None,
-        exitstatus=int(item["exitstatus"]["N"]) if "exitstatus" in item else None,
-        method=item["method"]["S"],
-        ua=item["ua"]["S"],
-        remote_addr=item["remote_addr"]["S"],
-        scheme=item["scheme"]["S"],
-        body=bytes(item["body"]["B"]),
-    )
-    return LoggedPing(int(item["n"]["N"]), _parse_t(item["at"]), item["kind"]["S"], ping)
-
-
-def _check_key(check_uuid: str) -> Item:
-    return {"pk": {"S": f"CHECK#{check_uuid}"}, "sk": {"S": CHECK_SK}}
 
 
 def _put_new(item: Item, table: str) -> Item:
@@ -502,31 +520,7 @@ def _put_new(item: Item, table: str) -> Item:
     }
 
 
-def _stale(exc: Any) -> Exception:
-    item = exc.response.get("Item")
+def _stale(item: Item | None) -> Exception:
     if item is None:
         return NotFound()
-    return StaleCheck(check_from_item(item))
-
-
-def _runs(runs: Mapping[str, datetime]) -> Item:
-    return {"M": {rid: _t(at) for rid, at in runs.items()}}
-
-
-def _n(value: int | float) -> Item:
-    return {"N": repr(value) if isinstance(value, float) else str(value)}
-
-
-def _t(value: datetime) -> Item:
-    domain.require_aware(value)
-    return {"S": value.astimezone(UTC).isoformat()}
-
-
-def _parse_t(attr: Item) -> datetime:
-    return datetime.fromisoformat(attr["S"])
-
-
-def _epoch(value: datetime) -> Item:
-    # The GSI range key must be a number: moto accepts a string here and then crashes on Query.
-    domain.require_aware(value)
-    return {"N": f"{value.timestamp():.6f}"}
+    return StaleCheck(items.check_from_item(item))

@@ -11,13 +11,13 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalice.app import Response
 
 from chalicelib.domain import Action, Ping
-from chalicelib.errors import InvalidUrl, NotFound, VigilError
+from chalicelib.errors import InvalidUrl, NotFound, TextError, VigilError
 
 logger = logging.getLogger("vigil")
 
@@ -33,29 +33,48 @@ TEXT = "text/plain; charset=utf-8"
 
 @dataclass(frozen=True)
 class PingTarget:
-    check_uuid: str
+    """Either a check uuid, or a project's ping key and a slug."""
+
     action: Action
-    exitstatus: int | None
+    exitstatus: int | None = None
+    check_uuid: str | None = None
+    ping_key: str | None = None
+    slug: str | None = None
 
 
-def parse_ping_path(code: str, suffix: str | None) -> PingTarget:
-    """``/ping/<uuid>[/start|/fail|/log|/<0-255>]``; anything else is Healthchecks' 404 or 400."""
+def parse_ping_path(code: str, suffix: str | None = None, last: str | None = None) -> PingTarget:
+    """The Healthchecks URL forms, at one, two or three path segments after ``/ping/``.
+
+    ``/ping/<uuid>[/start|/fail|/log|/<0-255>]`` and
+    ``/ping/<ping_key>/<slug>[/start|/fail|/log|/<0-255>]``. Like Django's URL resolver, the
+    uuid forms are tried first, so ``/ping/<uuid>/<word>`` is a slug ping.
+    """
     # Django's uuid converter takes the lowercase canonical form only; the rest is 404.
-    if UUID_PATTERN.match(code):
-        if suffix is None or suffix in SUFFIX_ACTIONS:
-            return PingTarget(code, SUFFIX_ACTIONS.get(suffix or "", "success"), None)
-        if EXIT_STATUS_PATTERN.match(suffix):
-            return _exit_status_target(code, int(suffix))
-    # The /ping/<ping_key>/<slug> form: Healthchecks rejects an uppercase slug outright.
-    if suffix is not None and SLUG_PATTERN.match(suffix) and suffix != suffix.lower():
-        raise InvalidUrl()
-    raise NotFound()
+    if last is None and UUID_PATTERN.match(code):
+        action = _action(suffix or "")
+        if action is not None:
+            return replace(action, check_uuid=code)
+    if suffix is None:
+        raise NotFound()
+    if not SLUG_PATTERN.match(code) or not SLUG_PATTERN.match(suffix):
+        raise NotFound()
+    if suffix != suffix.lower():
+        raise InvalidUrl()  # Healthchecks rejects an uppercase slug outright
+    action = _action(last or "")
+    if action is None:
+        raise NotFound()
+    return replace(action, ping_key=code, slug=suffix)
 
 
-def _exit_status_target(code: str, exitstatus: int) -> PingTarget:
-    if exitstatus > MAX_EXIT_STATUS:
-        raise InvalidUrl()
-    return PingTarget(code, "success" if exitstatus == 0 else "fail", exitstatus)
+def _action(suffix: str) -> PingTarget | None:
+    if suffix in SUFFIX_ACTIONS or suffix == "":
+        return PingTarget(SUFFIX_ACTIONS.get(suffix, "success"))
+    if EXIT_STATUS_PATTERN.match(suffix):
+        exitstatus = int(suffix)
+        if exitstatus > MAX_EXIT_STATUS:
+            raise InvalidUrl()
+        return PingTarget("success" if exitstatus == 0 else "fail", exitstatus)
+    return None
 
 
 def ping_from_request(
@@ -161,6 +180,7 @@ def api_json(doc: Any, status: int = 200, methods: str = "GET, POST") -> Respons
         status_code=status,
         headers={
             "Content-Type": "application/json",
+            "Cache-Control": NO_CACHE,
             "Access-Control-Allow-Methods": f"{methods}, OPTIONS",
             **API_CORS,
         },
@@ -169,7 +189,67 @@ def api_json(doc: Any, status: int = 200, methods: str = "GET, POST") -> Respons
 
 def api_error(error: Exception, methods: str = "GET, POST") -> Response:
     status, text = _status_and_text(error)
+    if isinstance(error, TextError):
+        return api_text(text.encode(), status, methods)
     return api_json({"error": text}, status, methods)
+
+
+def api_text(body: bytes, status: int = 200, methods: str = "GET") -> Response:
+    return Response(
+        body=body,
+        status_code=status,
+        headers={
+            "Content-Type": TEXT,
+            "Access-Control-Allow-Methods": f"{methods}, OPTIONS",
+            **API_CORS,
+        },
+    )
+
+
+def preflight(methods: str) -> Response:
+    return Response(
+        body="",
+        status_code=204,
+        headers={"Access-Control-Allow-Methods": f"{methods}, OPTIONS", **API_CORS},
+    )
+
+
+# --- badges -----------------------------------------------------------------------------
+
+
+def split_badge_name(name: str) -> tuple[str, str]:
+    """``<stem>.<svg|json|shields>``; anything else is a 404, as in Healthchecks."""
+    from chalicelib.badges import split_format
+
+    parts = split_format(name)
+    if parts is None:
+        raise NotFound()
+    return parts
+
+
+def badge_response(content_type: str, body: str) -> Response:
+    return Response(
+        body=body,
+        status_code=200,
+        headers={
+            "Content-Type": content_type,
+            "Cache-Control": NO_CACHE,
+            "Access-Control-Allow-Origin": "*",
+        },
+    )
+
+
+def badge_error(error: Exception) -> Response:
+    status, text = _status_and_text(error)
+    return Response(
+        body=text,
+        status_code=status,
+        headers={
+            "Content-Type": TEXT,
+            "Cache-Control": NO_CACHE,
+            "Access-Control-Allow-Origin": "*",
+        },
+    )
 
 
 def _status_and_text(error: Exception) -> tuple[int, str]:
