@@ -84,7 +84,7 @@ def checks(request: Request, version: str) -> Response:
     if request.method == "GET":
         grant = _grant(request, write=False)
         params = request.query_params
-        tags = params.getlist("tag") if params else []
+        tags = params.getlist("tag") if params and "tag" in params else []
         slug = params.get("slug") if params else None
         found = api.list_checks(deps(), grant, tags, slug)
         view, now = _view(request, number, grant), utc_now()

@@ -195,8 +195,10 @@ def api_error(error: Exception, methods: str = "GET, POST") -> Response:
 
 
 def api_text(body: bytes, status: int = 200, methods: str = "GET") -> Response:
+    # A text/plain response must carry a str through API Gateway; bodies are logged bytes,
+    # so undecodable bytes become U+FFFD rather than a 500.
     return Response(
-        body=body,
+        body=body.decode("utf-8", errors="replace"),
         status_code=status,
         headers={
             "Content-Type": TEXT,
