@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -75,9 +76,14 @@ class Stack:
 
 
 @contextmanager
-def running_stack(extra_args: Sequence[str] = ()) -> Iterator[Stack]:
+def running_stack(
+    extra_args: Sequence[str] = (), state_file: Path | None = None
+) -> Iterator[Stack]:
+    """A stack on free ports; its state file is a fresh temporary one unless one is given."""
     port, moto_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    scratch = tempfile.TemporaryDirectory(prefix="vigil-state-")
+    env["VIGIL_STATE_FILE"] = str(state_file or Path(scratch.name) / "state.json")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -107,3 +113,4 @@ def running_stack(extra_args: Sequence[str] = ()) -> Iterator[Stack]:
         if process.poll() is None:
             process.kill()
             process.wait()
+        scratch.cleanup()
