@@ -26,5 +26,22 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
+# Deploying (docs/deploy.md): credentials and region come from the usual AWS chain.
+#   make package                  SAM/CloudFormation template + zip in $(DIST)/, cfn-lint checked
+#   make deploy STAGE=prod        table, topic, config, chalice deploy, alarms; prints the URLs
+#   make destroy STAGE=prod       removes the app and alarms, keeps the data (DELETE_DATA=1: all)
+STAGE ?= dev
+DIST ?= dist
+.PHONY: package deploy destroy
+
+package: $(STAMP)
+	$(BIN)/python -m tools.package --out $(DIST)
+
+deploy: $(STAMP)
+	$(BIN)/python -m tools.deploy deploy --stage $(STAGE)
+
+destroy: $(STAMP)
+	$(BIN)/python -m tools.deploy destroy --stage $(STAGE) $(if $(DELETE_DATA),--delete-data)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

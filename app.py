@@ -12,7 +12,7 @@ from typing import Any
 
 from chalice.app import Chalice, Rate, Request, Response
 
-from chalicelib import service, web
+from chalicelib import metrics, service, web
 from chalicelib.api_routes import routes as api_routes
 from chalicelib.clock import utc_now
 from chalicelib.wiring import deps
@@ -23,6 +23,18 @@ logging.getLogger("vigil").setLevel(logging.INFO)
 app.register_blueprint(api_routes)
 
 PING_METHODS = ["GET", "POST", "HEAD"]
+
+
+@app.middleware("http")
+def flush_metrics(event: Any, get_response: Any) -> Any:
+    """One EMF flush per request: the metrics it recorded reach CloudWatch via stdout."""
+    try:
+        return get_response(event)
+    finally:
+        metrics.flush()
+
+
+
 # Jobs ping with any content type or none (curl -d sends form-urlencoded).
 ANY_CONTENT = ["*/*"]
 

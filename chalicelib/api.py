@@ -22,6 +22,7 @@ from chalicelib.service import (
     apply_spec,
     create_check,
     deliver,
+    note_flip,
 )
 from chalicelib.spec import CheckSpec, slugify
 from chalicelib.store import FLIP_RETENTION, KeyGrant
@@ -185,6 +186,7 @@ def _transition(deps: Deps, grant: KeyGrant, code: str, now: datetime, change: A
             check = stale.current
             continue
         deps.snapshots.drop(check.uuid)
+        note_flip(check.uuid, flip)
         return deliver(deps, stored, flip, now)
     raise RuntimeError(f"gave up changing {check.uuid}")
 

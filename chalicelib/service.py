@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from chalicelib import domain
+from chalicelib import domain, metrics
 from chalicelib.alerts import Alert, build_alert
 from chalicelib.domain import Check, Flip, Ping
 from chalicelib.errors import (
@@ -112,15 +112,10 @@ def record_ping(deps: Deps, check_uuid: str, ping: Ping, now: datetime) -> Check
     result, stored = _write_ping(deps, check, ping, now)
     deps.store.log_ping(check_uuid, stored.n_pings, result.kind, ping, now)
     log_event("ping", check=check_uuid, kind=result.kind, n=stored.n_pings, rid=ping.rid)
+    metrics.count(metrics.PINGS, kind=result.kind)
     _prune_ping_log(deps, stored)
     if result.flip is not None:
-        log_event(
-            "flip",
-            check=check_uuid,
-            flip=result.flip.id,
-            to=result.flip.new,
-            reason=result.flip.reason,
-        )
+        note_flip(check_uuid, result.flip)
         stored = deliver(deps, stored, result.flip, now)
     deps.snapshots.put(stored)
     return stored
@@ -192,6 +187,11 @@ def _write_ping(
 # --- delivery ---------------------------------------------------------------------------
 
 
+def note_flip(check_uuid: str, flip: Flip) -> None:
+    log_event("flip", check=check_uuid, flip=flip.id, to=flip.new, reason=flip.reason)
+    metrics.count(metrics.FLIPS)
+
+
 def deliver(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:
     """Record the flip, publish it if it notifies, then drop it from the outbox.
 
@@ -206,8 +206,10 @@ def deliver(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:
         except Exception:
             logger.exception("alert publish failed; a later sweep retries it")
             log_event("alert_failed", check=check.uuid, flip=flip.id)
+            metrics.count(metrics.ALERTS_FAILED)
             return check
         log_event("alert", check=check.uuid, flip=flip.id, to=flip.new, message=message_id)
+        metrics.count(metrics.ALERTS_PUBLISHED)
     deps.store.remove_from_outbox(check, flip.id, deps.settings.due_shards)
     return domain.without_flip(check, flip.id)
 
@@ -224,6 +226,7 @@ class SweepReport:
     lost_races: int = 0
     refreshed: int = 0
     errors: int = 0
+    oldest_due_lag: float = 0.0  # seconds between the oldest due deadline and the sweep
 
 
 def sweep(deps: Deps, now: datetime) -> SweepReport:
@@ -232,12 +235,19 @@ def sweep(deps: Deps, now: datetime) -> SweepReport:
     for check in deps.store.due_checks(now, deps.settings.due_shards):
         report.due += 1
         try:
+            _note_lag(report, check, now)
             _sweep_check(deps, check, now, report)
         except Exception:
             report.errors += 1
             logger.exception("sweep of check %s failed; it stays due", check.uuid)
     log_event("sweep", **vars(report))
     return report
+
+
+def _note_lag(report: SweepReport, check: Check, now: datetime) -> None:
+    due_at = domain.alert_after(check)
+    if due_at is not None:
+        report.oldest_due_lag = max(report.oldest_due_lag, (now - due_at).total_seconds())
 
 
 def _sweep_check(deps: Deps, check: Check, now: datetime, report: SweepReport) -> None:
@@ -253,7 +263,7 @@ def _sweep_check(deps: Deps, check: Check, now: datetime, report: SweepReport) -
             report.lost_races += 1
             return
         report.flipped += 1
-        log_event("flip", check=check.uuid, flip=flip.id, to="down", reason=flip.reason)
+        note_flip(check.uuid, flip)
         _count_delivery(report, deliver(deps, stored, flip, now), flip)
         return
     pending = domain.deliverable(check, now)
@@ -303,20 +313,31 @@ def sweep_invocation(
 ) -> list[SweepReport]:
     """One pass by default; with ``sweep_seconds`` set, re-sweep until the minute is nearly up."""
     started = clock()
-    reports = [sweep(deps, started)]
+    reports = [_measured_sweep(deps, clock, started)]
     interval = deps.settings.sweep_seconds
     if not interval:
         return reports
     step = timedelta(seconds=interval)
     next_at = started + step
-    # Stop a full interval before the minute ends so the next invocation never overlaps.
+    # Each pass gets a full interval before the minute ends, so invocations never overlap.
     while next_at + step <= started + budget:
         wait = (next_at - clock()).total_seconds()
         if wait > 0:
             sleep(wait)
-        reports.append(sweep(deps, clock()))
+        reports.append(_measured_sweep(deps, clock, clock()))
         next_at += step
     return reports
+
+
+def _measured_sweep(deps: Deps, clock: Callable[[], datetime], now: datetime) -> SweepReport:
+    """A pass plus its metrics; the heartbeat counts only a pass that finished."""
+    report = sweep(deps, now)
+    metrics.timing(metrics.SWEEP_DURATION, (clock() - now).total_seconds())
+    metrics.gauge(metrics.DUE_CHECKS, report.due)
+    metrics.gauge(metrics.OLDEST_DUE_LAG, report.oldest_due_lag, unit="Seconds")
+    metrics.count(metrics.SWEEP_COMPLETED)
+    metrics.flush(now)
+    return report
 
 
 # --- checks and keys --------------------------------------------------------------------

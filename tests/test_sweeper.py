@@ -299,3 +299,60 @@ class TestFastMode:
     def test_fast_mode_sweeps_every_n_seconds_within_the_minute(self, deps: Any) -> None:
         swept = self.run(deps, 10)
         assert swept == [T0 + timedelta(seconds=s) for s in (0, 10, 20, 30, 40, 50)]
+
+
+class TestMetrics:
+    @pytest.fixture
+    def lines(self) -> Iterator[list[dict[str, Any]]]:
+        import json
+
+        from chalicelib import metrics
+
+        captured: list[dict[str, Any]] = []
+        metrics.reset()
+        metrics.set_sink(lambda line: captured.append(json.loads(line)))
+        yield captured
+        metrics.set_sink(None)
+        metrics.reset()
+
+    @staticmethod
+    def values(lines: list[dict[str, Any]], name: str) -> list[Any]:
+        return [line[name] for line in lines if name in line]
+
+    def test_a_finished_sweep_emits_its_heartbeat_and_figures(
+        self, deps: Any, project: Any, lines: list[dict[str, Any]]
+    ) -> None:
+        from chalicelib import metrics
+
+        pinged_check(deps, project)
+        metrics.reset()  # the ping's own metrics belong to its request, not to this sweep
+        now = [T0 + 5 * MINUTE]
+        service.sweep_invocation(deps, lambda: now[0], lambda _: None)
+        assert self.values(lines, "SweepCompleted") == [1.0]
+        assert self.values(lines, "DueChecks") == [1.0]
+        assert self.values(lines, "OldestDueLagSeconds") == [180.0]
+        assert self.values(lines, "Flips") == [1.0]
+        assert self.values(lines, "AlertsPublished") == [1.0]
+
+    def test_a_sweep_that_cannot_read_the_index_emits_no_heartbeat(
+        self, deps: Any, lines: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def broken(now: Any, shards: int) -> Any:
+            raise RuntimeError("DynamoDB is down")
+
+        monkeypatch.setattr(deps.store, "due_checks", broken)
+        with pytest.raises(RuntimeError):
+            service.sweep_invocation(deps, lambda: T0, lambda _: None)
+        from chalicelib import metrics
+
+        metrics.flush()
+        assert self.values(lines, "SweepCompleted") == []
+
+    def test_pings_are_counted_by_kind_per_request(
+        self, client: Any, project: Any, deps: Any, lines: list[dict[str, Any]]
+    ) -> None:
+        check = new_check(deps, project)
+        client.http.get(f"/ping/{check.uuid}/start")
+        client.http.get(f"/ping/{check.uuid}")
+        kinds = [(line["kind"], line["Pings"]) for line in lines if "Pings" in line]
+        assert kinds == [("start", 1.0), ("success", 1.0)]

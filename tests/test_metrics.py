@@ -1,0 +1,125 @@
+"""EMF lines: what CloudWatch will turn into metrics, checked line by line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib import metrics
+from tests.conftest import T0
+
+
+@pytest.fixture(autouse=True)
+def clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    metrics.reset()
+    metrics.set_sink(metrics._stdout)
+    yield
+    metrics.reset()
+    metrics.set_sink(metrics._stdout)
+
+
+def emitted(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def directive(line: dict[str, Any]) -> dict[str, Any]:
+    (only,) = line["_aws"]["CloudWatchMetrics"]
+    return dict(only)
+
+
+def test_counts_are_summed_per_dimension_set_into_one_line_each(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    metrics.count(metrics.PINGS, kind="success")
+    metrics.count(metrics.PINGS, kind="success")
+    metrics.count(metrics.PINGS, kind="fail")
+    metrics.flush(T0)
+    lines = sorted(emitted(capsys), key=lambda line: line["kind"])
+    assert [(line["kind"], line["Pings"]) for line in lines] == [("fail", 1.0), ("success", 2.0)]
+    for line in lines:
+        assert line["_aws"]["Timestamp"] == int(T0.timestamp() * 1000)
+        assert directive(line) == {
+            "Namespace": "Vigil",
+            "Dimensions": [["kind"]],
+            "Metrics": [{"Name": "Pings", "Unit": "Count"}],
+        }
+
+
+def test_a_sweep_flushes_its_metrics_together_with_units(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    metrics.timing(metrics.SWEEP_DURATION, 0.25)
+    metrics.gauge(metrics.DUE_CHECKS, 3)
+    metrics.gauge(metrics.OLDEST_DUE_LAG, 12.5, unit="Seconds")
+    metrics.count(metrics.SWEEP_COMPLETED)
+    metrics.flush(T0)
+    (line,) = emitted(capsys)
+    assert directive(line)["Dimensions"] == [[]]
+    assert {m["Name"]: m["Unit"] for m in directive(line)["Metrics"]} == {
+        "SweepDuration": "Seconds",
+        "DueChecks": "Count",
+        "OldestDueLagSeconds": "Seconds",
+        "SweepCompleted": "Count",
+    }
+    assert (line["SweepDuration"], line["DueChecks"], line["SweepCompleted"]) == (0.25, 3, 1)
+    assert line["OldestDueLagSeconds"] == 12.5
+
+
+def test_timings_keep_every_observation_in_chunks_of_one_hundred(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for i in range(150):
+        metrics.timing(metrics.SWEEP_DURATION, i / 1000)
+    metrics.flush(T0)
+    first, second = emitted(capsys)
+    assert len(first["SweepDuration"]) == 100 and len(second["SweepDuration"]) == 50
+    assert first["SweepDuration"][:2] == [0.0, 0.001]
+
+
+def test_flush_empties_the_buffer_and_writes_nothing_when_idle(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    metrics.count(metrics.FLIPS)
+    metrics.flush(T0)
+    metrics.flush(T0)
+    assert len(emitted(capsys)) == 1
+
+
+def test_in_lambda_every_metric_names_its_function(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "vigil-prod-sweep")
+    metrics.count(metrics.SWEEP_COMPLETED)
+    metrics.count(metrics.PINGS, kind="start")
+    metrics.flush(T0)
+    lines = emitted(capsys)
+    assert all(line["FunctionName"] == "vigil-prod-sweep" for line in lines)
+    assert sorted(directive(line)["Dimensions"][0] for line in lines) == [
+        ["FunctionName"],
+        ["FunctionName", "kind"],
+    ]
+
+
+def test_a_sink_of_none_drops_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    metrics.set_sink(None)
+    metrics.count(metrics.ALERTS_PUBLISHED)
+    metrics.flush(T0)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        lambda: metrics.count("kind", kind="x"),
+        lambda: metrics.count("Pings", kind=""),
+        lambda: (metrics.count("X"), metrics.timing("X", 1.0)),
+    ],
+    ids=["name-is-a-dimension", "empty-dimension", "two-kinds-for-one-name"],
+)
+def test_malformed_metrics_are_refused(record: Any) -> None:
+    with pytest.raises(ValueError):
+        record()

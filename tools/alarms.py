@@ -1,0 +1,81 @@
+"""The watchman's alarms, one definition for ``make deploy`` (PutMetricAlarm) and the stack.
+
+PutMetricAlarm parameters and ``AWS::CloudWatch::Alarm`` properties share their names, so each
+alarm is written once. Values may be plain strings (deploy) or intrinsic functions (template).
+
+- **Sweeper heartbeat.** Every completed sweep counts ``SweepCompleted`` (EMF, namespace Vigil,
+  dimension ``FunctionName``). Five silent minutes in a row alarm; missing data is breaching,
+  because a sweeper that stopped running emits nothing at all. It covers a disabled schedule,
+  a broken deployment and a sweeper that keeps failing before it completes.
+- **Lambda errors and throttles** of both functions, from AWS/Lambda. No invocations is no
+  problem here, so missing data is not breaching.
+
+Every alarm notifies the alert topic on ALARM and again on OK, so subscribers see recovery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib import metrics
+
+HEARTBEAT_MINUTES = 5
+FIVE_MINUTES = 300
+# A sweep may fail once and succeed on Lambda's retry; three failures in five minutes is a trend.
+SWEEP_ERRORS_THRESHOLD = 3
+
+Name = Callable[[str], Any]
+
+
+def alarms(name: Name, api_function: Any, sweep_function: Any, topic: Any) -> dict[str, Any]:
+    """Alarm properties by CloudFormation logical id; ``name(suffix)`` makes each AlarmName."""
+    actions = {"AlarmActions": [topic], "OKActions": [topic], "ActionsEnabled": True}
+    return {
+        "SweeperHeartbeatAlarm": {
+            "AlarmName": name("sweeper-heartbeat"),
+            "AlarmDescription": "Vigil's sweeper has not completed a sweep for "
+            f"{HEARTBEAT_MINUTES} minutes: overdue checks are not being noticed.",
+            "Namespace": metrics.NAMESPACE,
+            "MetricName": metrics.SWEEP_COMPLETED,
+            "Dimensions": [{"Name": metrics.FUNCTION_DIMENSION, "Value": sweep_function}],
+            "Statistic": "Sum",
+            "Period": 60,
+            "EvaluationPeriods": HEARTBEAT_MINUTES,
+            "DatapointsToAlarm": HEARTBEAT_MINUTES,
+            "Threshold": 1,
+            "ComparisonOperator": "LessThanThreshold",
+            "TreatMissingData": "breaching",
+            **actions,
+        },
+        "SweepErrorsAlarm": _lambda_alarm(
+            name("sweep-errors"), sweep_function, "Errors", SWEEP_ERRORS_THRESHOLD, actions
+        ),
+        "SweepThrottlesAlarm": _lambda_alarm(
+            name("sweep-throttles"), sweep_function, "Throttles", 1, actions
+        ),
+        "ApiErrorsAlarm": _lambda_alarm(name("api-errors"), api_function, "Errors", 1, actions),
+        "ApiThrottlesAlarm": _lambda_alarm(
+            name("api-throttles"), api_function, "Throttles", 1, actions
+        ),
+    }
+
+
+def _lambda_alarm(
+    alarm_name: Any, function: Any, metric: str, threshold: int, actions: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "AlarmName": alarm_name,
+        "AlarmDescription": f"Vigil: Lambda {metric.lower()} of a Vigil function "
+        f"(at least {threshold} in five minutes).",
+        "Namespace": "AWS/Lambda",
+        "MetricName": metric,
+        "Dimensions": [{"Name": "FunctionName", "Value": function}],
+        "Statistic": "Sum",
+        "Period": FIVE_MINUTES,
+        "EvaluationPeriods": 1,
+        "Threshold": threshold,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        **actions,
+    }
