@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from chalicelib.bootstrap import DEFAULT_TABLE, DEFAULT_TOPIC_NAME, bootstrap
 from chalicelib.service import Deps, create_project
@@ -29,6 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--moto-port", type=int, default=4566)
     serve.add_argument("--sweep-every", type=float, default=10.0, help="seconds between sweeps")
+    serve.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="where the local data is kept (default .vigil/state.json, or VIGIL_STATE_FILE)",
+    )
     args = parser.parse_args(argv)
     if args.command == "bootstrap":
         print(json.dumps(run_bootstrap()))
@@ -37,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         from chalicelib.local import serve_forever  # heavy: moto and the chalice dev server
 
-        serve_forever(args.host, args.port, args.moto_port, args.sweep_every)
+        serve_forever(args.host, args.port, args.moto_port, args.sweep_every, args.state_file)
     return 0
 
 
