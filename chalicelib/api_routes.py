@@ -116,20 +116,20 @@ def check(request: Request, version: str, code: str) -> Response:
 
 @endpoint("/api/{version}/checks/{code}/pause", ("POST",))
 def pause(request: Request, version: str, code: str) -> Response:
-    number, body = _version(version), _body(request)
-    grant = _grant(request, write=True, body=body)
-    now = utc_now()
-    paused = api.pause_check(deps(), grant, code, now)
-    return web.api_json(_view(request, number, grant).check(paused, now), methods="POST")
+    return _pause_or_resume(request, version, code, api.pause_check)
 
 
 @endpoint("/api/{version}/checks/{code}/resume", ("POST",))
 def resume(request: Request, version: str, code: str) -> Response:
+    return _pause_or_resume(request, version, code, api.resume_check)
+
+
+def _pause_or_resume(request: Request, version: str, code: str, change: Any) -> Response:
     number, body = _version(version), _body(request)
     grant = _grant(request, write=True, body=body)
     now = utc_now()
-    resumed = api.resume_check(deps(), grant, code, now)
-    return web.api_json(_view(request, number, grant).check(resumed, now), methods="POST")
+    changed = change(deps(), grant, code, now)
+    return web.api_json(_view(request, number, grant).check(changed, now), methods="POST")
 
 
 @endpoint("/api/{version}/checks/{code}/pings", ("GET",))

@@ -23,7 +23,6 @@ from chalicelib.alerts import Alert, build_alert
 from chalicelib.domain import Check, Flip, Ping
 from chalicelib.errors import (
     AmbiguousSlug,
-    Forbidden,
     InvalidRunId,
     MissingApiKey,
     NotFound,
@@ -385,15 +384,6 @@ def apply_spec(check: Check, spec: CheckSpec) -> Check:
     if spec.channels is not None:
         changes["alerts_enabled"] = spec.channels != ""
     return replace(check, **changes)
-
-
-def get_check(deps: Deps, grant: KeyGrant, check_uuid: str) -> Check:
-    check = deps.store.get_check(check_uuid)
-    if check is None:
-        raise NotFound()
-    if check.project != grant.project:
-        raise Forbidden()
-    return check
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,26 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 60
+
+
+def http(method: str, url: str, body: bytes | None = None, key: str | None = None) -> Any:
+    """(status, body) of one request; raises for a 4xx/5xx like urllib does."""
+    request = urllib.request.Request(url, data=body, method=method)
+    if key:
+        request.add_header("X-Api-Key", key)
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        return reply.status, reply.read()
 
 
 def free_port() -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.stack import Stack, running_stack
+from tests.stack import Stack, http, running_stack
 
 SAVE_SECONDS = 20  # bounded wait for the periodic save (after each sweep: every second here)
 
@@ -21,14 +20,6 @@ SAVE_SECONDS = 20  # bounded wait for the periodic save (after each sweep: every
 def state_file(tmp_path: Path) -> Path:
     """Both stacks of a test share one state file, away from the developer's own .vigil/."""
     return tmp_path / "state.json"
-
-
-def http(method: str, url: str, body: bytes | None = None, key: str | None = None) -> Any:
-    request = urllib.request.Request(url, data=body, method=method)
-    if key:
-        request.add_header("X-Api-Key", key)
-    with urllib.request.urlopen(request, timeout=10) as reply:
-        return reply.status, reply.read()
 
 
 def api(stack: Stack, method: str, path: str, body: Any = None) -> Any:

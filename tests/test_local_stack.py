@@ -3,18 +3,8 @@
 from __future__ import annotations
 
 import json
-import urllib.request
-from typing import Any
 
-from tests.stack import port_is_open, running_stack
-
-
-def http(method: str, url: str, body: bytes | None = None, key: str | None = None) -> Any:
-    request = urllib.request.Request(url, data=body, method=method)
-    if key:
-        request.add_header("X-Api-Key", key)
-    with urllib.request.urlopen(request, timeout=10) as reply:
-        return reply.status, reply.read()
+from tests.stack import http, port_is_open, running_stack
 
 
 def test_serve_runs_the_api_on_embedded_aws_and_stops_cleanly() -> None:
