@@ -18,10 +18,17 @@ from chalicelib.store import DynamoStore
 _deps: Deps | None = None
 
 
+# A ping must answer well inside API Gateway's 29 s limit even when AWS is slow: short
+# timeouts, and botocore's standard retry mode (throttles and 5xx retried with backoff).
+CLIENT_TIMEOUTS = {"connect_timeout": 2, "read_timeout": 5}
+CLIENT_RETRIES = {"mode": "standard", "max_attempts": 4}
+
+
 def aws_client(service: str) -> Any:
     import boto3  # deferred: ~250 ms, paid only by the first request that talks to AWS
+    from botocore.config import Config
 
-    return boto3.client(service)
+    return boto3.client(service, config=Config(retries=CLIENT_RETRIES, **CLIENT_TIMEOUTS))
 
 
 def build_deps(settings: Settings) -> Deps:
