@@ -18,10 +18,10 @@ run: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check app.py chalicelib tests
+	$(BIN)/ruff check app.py chalicelib tests tools
 
 typecheck: $(STAMP)
-	$(BIN)/mypy chalicelib app.py
+	$(BIN)/mypy  # files from pyproject.toml: chalicelib, app.py, tools
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
@@ -42,6 +42,14 @@ deploy: $(STAMP)
 
 destroy: $(STAMP)
 	$(BIN)/python -m tools.deploy destroy --stage $(STAGE) $(if $(DELETE_DATA),--delete-data)
+
+# Benchmarks (docs/performance.md): the six figures, measured on moto, never on AWS.
+#   make bench                    full sizes, a few minutes
+#   make bench QUICK=1            CI's smoke size, same code paths, figures not for publishing
+.PHONY: bench
+
+bench: $(STAMP)
+	$(BIN)/python -m tools.bench $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

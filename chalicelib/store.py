@@ -376,9 +376,18 @@ class DynamoStore:
         return None if item is None else items.logged_ping(item)
 
     def prune_pings(self, check_uuid: str, up_to: int) -> None:
-        """Delete log entries numbered ``up_to`` and below."""
-        keys = self._keys_with_prefix(f"CHECK#{check_uuid}", "PING#")
-        self._delete_keys([key for key in keys if int(key["sk"]["S"][5:]) <= up_to])
+        """Delete log entries numbered ``up_to`` and below (only their keys are read)."""
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"CHECK#{check_uuid}"},
+                ":low": {"S": items.ping_sk(0)},
+                ":high": {"S": items.ping_sk(up_to)},
+            },
+            ProjectionExpression="pk, sk",
+        )
+        self._delete_keys([item for page in pages for item in page.get("Items", [])])
 
     def record_flip(self, check_uuid: str, flip: Flip) -> None:
         """Idempotent: the key is derived from the flip, so a retried delivery rewrites it."""

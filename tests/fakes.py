@@ -1,0 +1,191 @@
+"""In-memory stand-ins for the AWS adapters, for drills too long to run against moto.
+
+``MemoryStore`` keeps the same items as ``DynamoStore`` would (a check's config and state, its
+``alert_after``, ping log, flips, keys) and honours the same conditions: the state version, the
+``last_ping`` guard of sweeps, the delivery lease. ``tests/test_drills.py::TestStoreContract``
+runs one set of expectations against both, so the fake cannot quietly drift from the real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from chalicelib import domain
+from chalicelib.domain import Check, Flip, LoggedPing, Ping
+from chalicelib.errors import NotFound, SlugTaken, StaleCheck
+from chalicelib.items import due_shard
+from chalicelib.store import KeyGrant, Project
+
+
+@dataclass
+class MemoryStore:
+    checks: dict[str, Check] = field(default_factory=dict)
+    alert_after: dict[str, datetime] = field(default_factory=dict)
+    ping_log: dict[str, dict[int, LoggedPing]] = field(default_factory=dict)
+    flip_log: dict[str, dict[str, Flip]] = field(default_factory=dict)
+    slugs: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    keys: dict[str, KeyGrant] = field(default_factory=dict)
+    shards: dict[str, str] = field(default_factory=dict)
+    badges: set[str] = field(default_factory=set)
+
+    # --- checks -------------------------------------------------------------------------
+
+    def get_check(self, check_uuid: str) -> Check | None:
+        return self.checks.get(check_uuid)
+
+    def create_check(self, check: Check, shards: int, *, exclusive_slug: bool = False) -> None:
+        if check.uuid in self.checks or check.badge_key in self.badges:
+            raise ValueError(f"check {check.uuid} or its badge key exists")
+        self.badges.add(check.badge_key)
+        members = self.slugs.setdefault((check.project, check.slug), set()) if check.slug else None
+        if exclusive_slug and members:
+            raise SlugTaken()
+        if members is not None:
+            members.add(check.uuid)
+        self._put(check, check, shards)
+
+    def write_state(
+        self,
+        before: Check,
+        after: Check,
+        *,
+        shards: int,
+        count_ping: bool = False,
+        guard_last_ping: bool = False,
+    ) -> Check:
+        stored = self.checks.get(before.uuid)
+        if stored is None:
+            raise NotFound()
+        if stored.sv != before.sv or (guard_last_ping and stored.last_ping != before.last_ping):
+            raise StaleCheck(stored)
+        # Like the UpdateItem: state attributes only; flips are added and removed by id.
+        outbox = {
+            k: v
+            for k, v in stored.outbox.items()
+            if k not in before.outbox.keys() - after.outbox.keys()
+        }
+        outbox.update({k: after.outbox[k] for k in after.outbox.keys() - before.outbox.keys()})
+        changed = domain.has_state_change(before, after)
+        updated = replace(
+            stored,
+            status=after.status,
+            runs=dict(after.runs),
+            last_ping=after.last_ping,
+            last_duration=after.last_duration,
+            outbox=outbox,
+            n_pings=stored.n_pings + 1 if count_ping else stored.n_pings,
+            sv=before.sv + 1 if changed else before.sv,
+        )
+        self._put(updated, after, shards)
+        return replace(
+            after, n_pings=updated.n_pings if count_ping else after.n_pings, sv=updated.sv
+        )
+
+    def claim_delivery(self, check_uuid: str, flip: Flip, lease: datetime) -> bool:
+        stored = self.checks.get(check_uuid)
+        held = None if stored is None else stored.outbox.get(flip.id)
+        if stored is None or held is None or held.lease != flip.lease:
+            return False
+        outbox = {**stored.outbox, flip.id: replace(held, lease=lease)}
+        self.checks[check_uuid] = replace(stored, outbox=outbox)
+        return True
+
+    def remove_from_outbox(self, check: Check, flip_id: str, shards: int) -> None:
+        stored = self.checks.get(check.uuid)
+        if stored is None:
+            raise NotFound()
+        left = domain.without_flip(stored, flip_id)
+        if stored.sv == check.sv:
+            # The deadline is recomputed from the caller's copy, as the conditional update does.
+            self._put(left, domain.without_flip(check, flip_id), shards)
+        else:
+            self.checks[check.uuid] = left
+
+    def due_checks(self, now: datetime, shards: int) -> Iterator[Check]:
+        due = [(self.shards[u], at, u) for u, at in self.alert_after.items() if at <= now]
+        for _, _, check_uuid in sorted(due):
+            yield self.checks[check_uuid]
+
+    def earliest_due(self) -> datetime | None:
+        """Test helper: the smallest ``alert_after`` in the due index, or None if it is empty."""
+        return min(self.alert_after.values(), default=None)
+
+    def checks_with_slug(self, project: str, slug: str) -> list[str]:
+        return sorted(self.slugs.get((project, slug), set()))
+
+    def _put(self, stored: Check, deadline_from: Check, shards: int) -> None:
+        self.checks[stored.uuid] = stored
+        due = domain.alert_after(deadline_from)
+        if due is None:
+            self.alert_after.pop(stored.uuid, None)
+        else:
+            self.alert_after[stored.uuid] = due
+            self.shards[stored.uuid] = due_shard(stored.uuid, shards)
+
+    # --- ping log and flips -------------------------------------------------------------
+
+    def log_ping(self, check_uuid: str, number: int, kind: str, ping: Ping, at: datetime) -> None:
+        self.ping_log.setdefault(check_uuid, {})[number] = LoggedPing(number, at, kind, ping)
+
+    def last_ping_entry(self, check_uuid: str) -> LoggedPing | None:
+        found = self.pings(check_uuid, newest=None, limit=1)
+        return found[0] if found else None
+
+    def pings(self, check_uuid: str, newest: int | None, limit: int) -> list[LoggedPing]:
+        log = self.ping_log.get(check_uuid, {})
+        numbers = sorted(log, reverse=True)
+        if newest is not None:
+            numbers = [n for n in numbers if max(newest - limit + 1, 1) <= n <= newest]
+        return [log[n] for n in numbers[:limit]]
+
+    def prune_pings(self, check_uuid: str, up_to: int) -> None:
+        log = self.ping_log.get(check_uuid, {})
+        for number in [n for n in log if n <= up_to]:
+            del log[number]
+
+    def record_flip(self, check_uuid: str, flip: Flip) -> None:
+        self.flip_log.setdefault(check_uuid, {})[f"{flip.at.isoformat()}#{flip.id}"] = flip
+
+    def flips(self, check_uuid: str, since: datetime | None = None) -> list[Flip]:
+        log = self.flip_log.get(check_uuid, {})
+        low = "" if since is None else since.isoformat()
+        return [log[key] for key in sorted(log, reverse=True) if key >= low]
+
+    # --- projects and keys --------------------------------------------------------------
+
+    def create_project(self, project: Project, keys: Mapping[str, str]) -> None:
+        for role, secret in keys.items():
+            self.keys[secret] = KeyGrant(project.id, role)
+
+    def resolve_key(self, secret: str) -> KeyGrant | None:
+        return self.keys.get(secret)
+
+
+@dataclass
+class RecordingAlerter:
+    """Keeps every alert with the (simulated) time it was published; can be told to fail.
+
+    ``fail`` decides per call: "before" raises without publishing, "after" publishes and then
+    raises (the reply was lost), None publishes.
+    """
+
+    clock: Any
+    fail: Any = None
+    published: list[tuple[datetime, Any]] = field(default_factory=list)
+    attempts: int = 0
+
+    def publish(self, alert: Any) -> str:
+        self.attempts += 1
+        failure = self.fail(alert) if self.fail is not None else None
+        if failure == "before":
+            raise ConnectionError("injected: publish failed")
+        self.published.append((self.clock(), alert))
+        if failure == "after":
+            raise TimeoutError("injected: published, but the reply was lost")
+        return f"message-{len(self.published)}"
+
+    def documents(self) -> list[dict[str, Any]]:
+        return [alert.document for _, alert in self.published]

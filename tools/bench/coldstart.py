@@ -1,0 +1,186 @@
+"""Figure 5: a cold-start proxy, and the size of the deployment zip.
+
+Fresh interpreters (``tools.bench.probe``) time ``import app`` and the first request through
+the Lambda handler, against an ``import boto3`` baseline measured the same way in the same run.
+The first request pays for what the app defers (boto3, its clients, croniter when needed) and
+three round trips to a local moto server, standing in for DynamoDB.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tools.bench.report import captured_output, heading, ms, table
+from tools.bench.sandbox import TABLE, TOPIC, up_check
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST_ZIP = ROOT / "dist" / "deployment.zip"
+CHECK_UUID = "7d4c2b1a-9e8f-4a6b-8c5d-3e2f1a0b9c8d"
+PACKAGE_TIMEOUT_SECONDS = 600
+
+
+@dataclass
+class Zip:
+    source: str
+    size: int = 0
+    files: int = 0
+
+
+@dataclass
+class ColdStart:
+    runs: int
+    import_boto3: float
+    import_app: float
+    first_request: float
+    warm_request: float
+    zip: Zip
+
+    @property
+    def cold(self) -> float:
+        """What a cold start adds to the first ping: Lambda init plus the first request."""
+        return self.import_app + self.first_request
+
+
+def run(quick: bool) -> ColdStart:
+    runs = 2 if quick else 7
+    with _moto_server() as endpoint:
+        event, topic_arn = _prepare(endpoint)
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": endpoint,
+            "VIGIL_TABLE": TABLE,
+            "VIGIL_TOPIC_ARN": topic_arn,
+        }
+        apps = [_probe(["app", json.dumps(event)], env) for _ in range(runs)]
+    baselines = [_probe(["boto3"], dict(os.environ)) for _ in range(runs)]
+    return ColdStart(
+        runs,
+        import_boto3=statistics.median(b["import_boto3"] for b in baselines),
+        import_app=statistics.median(a["import_app"] for a in apps),
+        first_request=statistics.median(a["first_request"] for a in apps),
+        warm_request=statistics.median(a["warm_request"] for a in apps),
+        zip=_zip(quick),
+    )
+
+
+@contextmanager
+def _moto_server() -> Iterator[str]:
+    """A moto server on a free local port, for interpreters that cannot share our mock."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def _prepare(endpoint: str) -> tuple[dict[str, Any], str]:
+    """The table, the topic and one check on the server; the event of a ping to that check."""
+    import boto3
+
+    from chalicelib.bootstrap import bootstrap
+    from chalicelib.items import check_to_item
+    from tools.bench.handler import Handler
+
+    session = boto3.session.Session()
+    ddb = session.client("dynamodb", endpoint_url=endpoint)
+    created = bootstrap(
+        ddb,
+        session.client("sns", endpoint_url=endpoint),
+        TABLE,
+        TOPIC,
+        kms=session.client("kms", endpoint_url=endpoint),
+    )
+    check = up_check(CHECK_UUID, "probe", datetime(2026, 11, 2, tzinfo=UTC), timeout=3600)
+    ddb.put_item(TableName=TABLE, Item=check_to_item(check, 4))
+    with captured_output():
+        return Handler().event("GET", f"/ping/{CHECK_UUID}"), created["topic_arn"]
+
+
+def _probe(args: list[str], env: dict[str, str]) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.bench.probe", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"probe {args[0]} failed: {done.stderr[-2000:]}")
+    timings: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return timings
+
+
+def _zip(quick: bool) -> Zip:
+    """``make package``'s zip if it exists; else (full mode) build one with ``tools.package``."""
+    if DIST_ZIP.exists():
+        return _measure_zip(DIST_ZIP, "dist/deployment.zip (make package)")
+    if quick:
+        return Zip("not measured in quick mode (run make package, or make bench)")
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run(
+            [sys.executable, "-m", "tools.package", "--out", out, "--no-lint"],
+            cwd=ROOT,
+            env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+            capture_output=True,
+            text=True,
+            timeout=PACKAGE_TIMEOUT_SECONDS,
+            check=False,
+        )
+        if done.returncode != 0:
+            return Zip(f"tools.package failed: {done.stderr.strip()[-300:]}")
+        return _measure_zip(Path(out) / "deployment.zip", "python -m tools.package (make package)")
+
+
+def _measure_zip(path: Path, source: str) -> Zip:
+    with zipfile.ZipFile(path) as archive:
+        files = len([info for info in archive.infolist() if not info.is_dir()])
+    return Zip(source, path.stat().st_size, files)
+
+
+def render(result: ColdStart) -> str:
+    zip_line = (
+        f"Deployment zip: {result.zip.size:,} bytes ({result.zip.size / 1_048_576:.2f} MiB),"
+        f" {result.zip.files} files, from {result.zip.source}."
+        if result.zip.size
+        else f"Deployment zip: {result.zip.source}."
+    )
+    return "\n".join(
+        [
+            heading(5, "Cold start proxy (fresh interpreters, this machine)"),
+            f"Median of {result.runs} runs each.",
+            table(
+                ["measured", "median"],
+                [
+                    ["import boto3 (baseline)", ms(result.import_boto3)],
+                    ["import app (Lambda init)", ms(result.import_app)],
+                    ["first request (boto3, clients, 3 calls to moto)", ms(result.first_request)],
+                    ["import app + first request", ms(result.cold)],
+                    ["second request (warm)", ms(result.warm_request)],
+                ],
+            ),
+            f"import app + first request = {result.cold / result.import_boto3:.2f} x import boto3.",
+            zip_line,
+        ]
+    )

@@ -1,0 +1,193 @@
+"""Figure 6: dollars per million pings and per month, from the measured request counts.
+
+Prices are AWS's public on-demand list prices for us-east-1 (no free tier, no savings plans),
+as known on PRICES_AS_OF; re-check them at https://aws.amazon.com/pricing before quoting.
+Counts come from figures 1 and 3 (capacity units per ping including the due index and the
+ping-log pruning; index queries per sweep) and log bytes from what the handlers printed.
+Lambda durations are assumptions, stated below: moto in-process says nothing about a 128 MB
+Lambda's CPU share or DynamoDB's network round trips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tools.bench.ping_cost import PingCost
+from tools.bench.report import heading, table
+from tools.bench.sweep_cost import FleetRow
+
+PRICES_AS_OF = "2026-11-27"
+REGION = "us-east-1"
+MILLION = 1_000_000
+GB = 1_000_000_000
+
+# USD, us-east-1 list prices.
+DYNAMODB_PER_MILLION_WRU = 0.625  # on-demand, after the November 2024 cut
+DYNAMODB_PER_MILLION_RRU = 0.125
+DYNAMODB_STORAGE_PER_GB_MONTH = 0.25
+API_GATEWAY_REST_PER_MILLION = 3.50  # first 333 million a month
+LAMBDA_PER_MILLION_REQUESTS = 0.20
+LAMBDA_PER_GB_SECOND = 0.0000166667  # x86
+LOGS_INGESTION_PER_GB = 0.50
+KMS_KEY_PER_MONTH = 1.00  # the topic's customer managed key (bootstrap creates it)
+
+# Assumptions, not measurements.
+LAMBDA_MEMORY_GB = 0.125
+PING_BILLED_SECONDS = 0.040  # two DynamoDB round trips + botocore on 1/14 of a vCPU
+SWEEP_BILLED_SECONDS = 0.300  # one pass: 4 index queries, nothing due
+FAST_SWEEP_BILLED_SECONDS = 50.3  # fast mode sleeps inside the invocation: 0 s to 50 s, 6 passes
+FAST_SWEEPS_PER_INVOCATION = 6
+# Lambda's START, END and REPORT lines per invocation, with CloudWatch's 26 B per event.
+PLATFORM_LOG_BYTES = 90 + 60 + 190 + 3 * 26
+ITEM_OVERHEAD_BYTES = 100  # DynamoDB storage overhead per item and per index entry
+CHECK_ITEM_BYTES = 1_000
+PING_ENTRY_BYTES = 250
+PING_LOG_LIMIT = 100
+HOURS_PER_MONTH = 730
+SWEEPS_PER_MONTH = HOURS_PER_MONTH * 60
+
+# Hosted alternatives, monthly list prices as last known to us: RE-CHECK before publishing.
+HOSTED = [
+    ("Healthchecks.io Business (100 checks)", 20.0),
+    ("Healthchecks.io Business Plus (1,000 checks)", 80.0),
+    ("Cronitor (about $2 per monitor), 100 monitors", 200.0),
+    ("Cronitor (about $2 per monitor), 1,000 monitors", 2_000.0),
+]
+SCENARIOS = [(100, 60), (100, 1), (1_000, 60), (1_000, 1)]  # (checks, minutes between pings)
+
+
+@dataclass
+class PerPing:
+    wru: float
+    rru: float
+    log_bytes: float
+
+    def dollars(self) -> dict[str, float]:
+        """USD per ping, by service."""
+        return {
+            "API Gateway": API_GATEWAY_REST_PER_MILLION / MILLION,
+            "Lambda": LAMBDA_PER_MILLION_REQUESTS / MILLION
+            + PING_BILLED_SECONDS * LAMBDA_MEMORY_GB * LAMBDA_PER_GB_SECOND,
+            "DynamoDB": (self.wru * DYNAMODB_PER_MILLION_WRU + self.rru * DYNAMODB_PER_MILLION_RRU)
+            / MILLION,
+            "CloudWatch Logs": (self.log_bytes + PLATFORM_LOG_BYTES) / GB * LOGS_INGESTION_PER_GB,
+        }
+
+
+@dataclass
+class Sweeper:
+    rru: float
+    log_bytes: float
+
+    def monthly(self, fast: bool) -> float:
+        passes = FAST_SWEEPS_PER_INVOCATION if fast else 1
+        seconds = FAST_SWEEP_BILLED_SECONDS if fast else SWEEP_BILLED_SECONDS
+        per_invocation = (
+            LAMBDA_PER_MILLION_REQUESTS / MILLION
+            + seconds * LAMBDA_MEMORY_GB * LAMBDA_PER_GB_SECOND
+            + passes * self.rru * DYNAMODB_PER_MILLION_RRU / MILLION
+            + (passes * self.log_bytes + PLATFORM_LOG_BYTES) / GB * LOGS_INGESTION_PER_GB
+        )
+        return per_invocation * SWEEPS_PER_MONTH
+
+
+@dataclass
+class Scenario:
+    checks: int
+    every_minutes: int
+    pings: int
+    by_service: dict[str, float]
+    sweeper: float
+    fixed: float
+    fast_sweeper: float
+
+    @property
+    def total(self) -> float:
+        return sum(self.by_service.values()) + self.sweeper + self.fixed
+
+    @property
+    def total_fast(self) -> float:
+        return self.total - self.sweeper + self.fast_sweeper
+
+
+@dataclass
+class CostModel:
+    per_ping: PerPing
+    sweeper: Sweeper
+    scenarios: list[Scenario]
+
+
+def run(pings: PingCost, fleets: list[FleetRow]) -> CostModel:
+    steady = pings.of("success (amortized, log pruning)")
+    per_ping = PerPing(steady.wru, steady.rru, steady.log_bytes)
+    idle = fleets[-1].idle
+    sweeper = Sweeper(idle.rru, idle.log_bytes)
+    return CostModel(per_ping, sweeper, [_scenario(per_ping, sweeper, c, m) for c, m in SCENARIOS])
+
+
+def _scenario(per_ping: PerPing, sweeper: Sweeper, checks: int, every_minutes: int) -> Scenario:
+    pings = checks * HOURS_PER_MONTH * 60 // every_minutes
+    by_service = {name: usd * pings for name, usd in per_ping.dollars().items()}
+    stored = checks * (
+        CHECK_ITEM_BYTES * 2 + PING_LOG_LIMIT * (PING_ENTRY_BYTES + ITEM_OVERHEAD_BYTES)
+    )
+    by_service["DynamoDB"] += stored / GB * DYNAMODB_STORAGE_PER_GB_MONTH
+    return Scenario(
+        checks,
+        every_minutes,
+        pings,
+        by_service,
+        sweeper.monthly(fast=False),
+        KMS_KEY_PER_MONTH,
+        sweeper.monthly(fast=True),
+    )
+
+
+def render(model: CostModel) -> str:
+    per_million = {name: usd * MILLION for name, usd in model.per_ping.dollars().items()}
+    services = list(per_million)
+    rows = [
+        [
+            f"{s.checks:,} checks, every {'minute' if s.every_minutes == 1 else 'hour'}",
+            s.pings,
+            *(f"${s.by_service[name]:.2f}" for name in services),
+            f"${s.sweeper:.2f}",
+            f"${s.fixed:.2f}",
+            f"${s.total:.2f}",
+            f"${s.total_fast:.2f}",
+        ]
+        for s in model.scenarios
+    ]
+    return "\n".join(
+        [
+            heading(
+                6, f"Cost model (USD, {REGION} list prices as of {PRICES_AS_OF}, no free tier)"
+            ),
+            f"Per ping (measured): {model.per_ping.wru:.2f} WRU, {model.per_ping.rru:.3f} RRU,"
+            f" {model.per_ping.log_bytes:.0f} B of app logs (+{PLATFORM_LOG_BYTES} B Lambda lines)."
+            f" Per idle sweep: {model.sweeper.rru:g} RRU.",
+            "Per million pings: "
+            + ", ".join(f"{name} ${usd:.2f}" for name, usd in per_million.items())
+            + f"; total ${sum(per_million.values()):.2f}.",
+            table(
+                [
+                    "scenario",
+                    "pings/month",
+                    *services,
+                    "sweeper",
+                    "KMS key",
+                    "total/month",
+                    "total, fast mode",
+                ],
+                rows,
+            ),
+            f"Assumed: Lambda {LAMBDA_MEMORY_GB * 1024:.0f} MB, {PING_BILLED_SECONDS * 1000:.0f} ms"
+            f" billed per ping, {SWEEP_BILLED_SECONDS * 1000:.0f} ms per sweep"
+            f" ({FAST_SWEEP_BILLED_SECONDS:.0f} s per invocation in fast mode); API Gateway REST;"
+            " ping log kept at 100 entries per check; SNS, email and SMS only per alert (not"
+            " counted); the free tier would cover most of Lambda at these volumes.",
+            "Hosted, per month (list prices as last known; re-check): "
+            + "; ".join(f"{name} ${usd:,.0f}" for name, usd in HOSTED)
+            + ".",
+        ]
+    )

@@ -1,0 +1,175 @@
+"""Figure 1: what one ping costs in DynamoDB requests and capacity units, by kind.
+
+Every ping goes through the Lambda handler (``app(event, context)``), so the count includes
+whatever the route, the use case and the store really send. Each kind is measured on its own
+fresh checks, each primed by one success ping (so it is up and, when warm, cached), and the
+totals are divided by the number of pings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tools.bench.handler import Handler
+from tools.bench.report import captured_output, heading, table
+from tools.bench.sandbox import Sandbox, sandbox
+
+T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+SITE = "https://vigil.example"
+STEADY_PINGS = 200  # two prune cycles of the ping log (every 100th ping); quick mode: one
+TARGET_WRITES = 2
+
+
+@dataclass
+class KindCost:
+    kind: str
+    available: bool = True
+    requests: str = ""
+    writes: float = 0.0
+    reads: float = 0.0
+    wru: float = 0.0
+    rru: float = 0.0
+    publishes: float = 0.0
+    log_bytes: float = 0.0
+
+
+@dataclass
+class PingCost:
+    samples: int
+    kinds: list[KindCost] = field(default_factory=list)
+
+    def of(self, kind: str) -> KindCost:
+        return next(k for k in self.kinds if k.kind == kind)
+
+    @property
+    def target_met(self) -> bool:
+        warm = self.of("success (uuid, warm)")
+        return warm.writes <= TARGET_WRITES and warm.reads == 0
+
+
+@dataclass
+class _Fleet:
+    sb: Sandbox
+    handler: Handler
+    ping_key: str
+    grant: Any
+    made: int = 0
+
+    def checks(self, count: int, *, by_slug: bool = False) -> list[Any]:
+        """Fresh checks with slugs, each pinged once so it is up (and cached in this process)."""
+        from chalicelib import service
+        from chalicelib.spec import CheckSpec
+
+        made = []
+        for _ in range(count):
+            self.made += 1
+            spec = CheckSpec(
+                name=f"job {self.made}", slug=f"job-{self.made}", timeout=3600, grace=600
+            )
+            check = service.create_check(self.sb.deps, self.grant, spec, T0, SITE)
+            path = f"/ping/{self.ping_key}/{check.slug}" if by_slug else f"/ping/{check.uuid}"
+            with captured_output():
+                self.handler.request("GET", path)
+            made.append(check)
+        return made
+
+
+def run(quick: bool) -> PingCost:
+    samples = 3 if quick else 20
+    with sandbox(metered=True) as sb:
+        from chalicelib import service
+
+        keys = service.create_project(sb.deps, "bench")
+        grant = service.authorize(sb.deps, keys.api_key, write=True)
+        fleet = _Fleet(sb, Handler(), keys.ping_key, grant)
+        result = PingCost(samples)
+        for kind, suffix, cold in (
+            ("success (uuid, warm)", "", False),
+            ("success (uuid, cold)", "", True),
+            ("start", "/start", False),
+            ("fail (up -> down, alert)", "/fail", False),
+            ("log", "/log", False),
+        ):
+            paths = [f"/ping/{c.uuid}{suffix}" for c in fleet.checks(samples)]
+            result.kinds.append(_measure(fleet, kind, paths, cold))
+        for kind, cold in (("slug ping (warm)", False), ("slug ping (cold)", True)):
+            checks = fleet.checks(samples, by_slug=True)
+            paths = [f"/ping/{keys.ping_key}/{c.slug}" for c in checks]
+            result.kinds.append(_measure(fleet, kind, paths, cold))
+        result.kinds.append(_steady_state(fleet, STEADY_PINGS // 2 if quick else STEADY_PINGS))
+        return result
+
+
+def _measure(fleet: _Fleet, kind: str, paths: list[str], cold: bool) -> KindCost:
+    meter = fleet.sb.meter
+    mark = meter.mark()
+    log_bytes = 0
+    for path in paths:
+        if cold:
+            fleet.sb.fresh_process()
+        event = fleet.handler.event("GET", path)
+        with captured_output() as output:
+            status = int(fleet.handler.call(event)["statusCode"])
+        if status == 404 and kind.startswith("slug"):
+            return KindCost(kind, available=False)
+        if status >= 300:
+            raise RuntimeError(f"{kind}: GET {path} answered {status}")
+        log_bytes += output.billed_bytes
+    return _cost(kind, meter.since(mark, per=len(paths)), log_bytes / len(paths))
+
+
+def _steady_state(fleet: _Fleet, pings: int) -> KindCost:
+    """A long-lived check: the every-100th-ping pruning of its log, spread over its pings."""
+    (check,) = fleet.checks(1)
+    event = fleet.handler.event("GET", f"/ping/{check.uuid}")
+    with captured_output():
+        for _ in range(99):  # reach n_pings = 100, where the log is full
+            fleet.handler.call(event)
+    mark = fleet.sb.meter.mark()
+    with captured_output() as output:
+        for _ in range(pings):
+            fleet.handler.call(event)
+    tally = fleet.sb.meter.since(mark, per=pings)
+    return _cost("success (amortized, log pruning)", tally, output.billed_bytes / pings)
+
+
+def _cost(kind: str, tally: Any, log_bytes: float) -> KindCost:
+    return KindCost(
+        kind,
+        requests=tally.breakdown(),
+        writes=tally.writes,
+        reads=tally.reads,
+        wru=tally.each(tally.wru),
+        rru=tally.each(tally.rru),
+        publishes=tally.publishes,
+        log_bytes=log_bytes,
+    )
+
+
+def render(result: PingCost) -> str:
+    rows: list[list[object]] = []
+    for k in result.kinds:
+        if not k.available:
+            rows.append([k.kind, "not available", "", "", "", "", "", ""])
+            continue
+        rows.append(
+            [k.kind, k.requests, k.writes, k.reads, k.wru, k.rru, k.publishes, round(k.log_bytes)]
+        )
+    warm = result.of("success (uuid, warm)")
+    verdict = "met" if result.target_met else "NOT met"
+    return "\n".join(
+        [
+            heading(1, "Ping cost (DynamoDB requests and capacity units per ping)"),
+            f"{result.samples} pings per kind through the Lambda handler; WRU/RRU include the due"
+            " index (a changed sort key is a delete plus a put there).",
+            table(
+                ["kind", "DynamoDB requests", "writes", "reads", "WRU", "RRU", "SNS", "log B"],
+                rows,
+                left=2,
+            ),
+            f"Target (uuid success, warm): <= {TARGET_WRITES} write requests, no reads."
+            f" Measured {warm.writes:g} writes, {warm.reads:g} reads: {verdict}.",
+        ]
+    )

@@ -1,0 +1,58 @@
+"""Run by ``tools.bench.coldstart`` in a fresh interpreter; prints one JSON line of timings.
+
+    python -m tools.bench.probe boto3         # baseline: import boto3
+    python -m tools.bench.probe app EVENT     # import app, then two requests through its handler
+
+Only the standard library is imported before the clock starts, so each figure is what a
+Lambda init (``import app``) or first invocation would pay on this machine. The app talks to
+the moto server named by ``AWS_ENDPOINT_URL``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from types import SimpleNamespace
+from typing import Any
+
+
+def _context() -> Any:
+    return SimpleNamespace(
+        aws_request_id="probe",
+        function_name="api_handler",
+        memory_limit_in_mb=128,
+        get_remaining_time_in_millis=lambda: 30_000,
+    )
+
+
+def main(argv: list[str]) -> int:
+    if argv[0] == "boto3":
+        started = time.perf_counter()
+        import boto3  # noqa: F401
+
+        print(json.dumps({"import_boto3": time.perf_counter() - started}))
+        return 0
+    event = json.loads(argv[1])
+    started = time.perf_counter()
+    import app
+
+    imported = time.perf_counter()
+    first = app.app(event, _context())
+    answered = time.perf_counter()
+    second = app.app(event, _context())
+    again = time.perf_counter()
+    if first["statusCode"] != 200 or second["statusCode"] != 200:
+        print(json.dumps({"error": [first, second]}), file=sys.stderr)
+        return 1
+    timings = {
+        "import_app": imported - started,
+        "first_request": answered - imported,
+        "warm_request": again - answered,
+    }
+    print(json.dumps(timings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
