@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,26 @@ def aws() -> Iterator[dict[str, str]]:
             Endpoint=arn["Attributes"]["QueueArn"],
         )
         yield {**created, "queue_url": queue_url}
+
+
+@pytest.fixture
+def serialized_moto() -> Iterator[None]:
+    """Real DynamoDB serialises writes per item; moto does not (traps.md §3b). Make it so."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    names = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+    originals = {name: getattr(DynamoDBBackend, name) for name in (*names, "get_item", "query")}
+    for name, original in originals.items():
+
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    yield
+    for name, original in originals.items():
+        setattr(DynamoDBBackend, name, original)
 
 
 @pytest.fixture

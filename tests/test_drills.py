@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import random
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -37,26 +36,6 @@ from tests.conftest import T0, read_alerts
 
 MINUTE = timedelta(minutes=1)
 PROJECT = "3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c"
-
-
-@pytest.fixture
-def serialized_moto() -> Iterator[None]:
-    """Real DynamoDB serialises writes per item; moto does not (traps.md §3b). Make it so."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    names = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
-    originals = {name: getattr(DynamoDBBackend, name) for name in (*names, "get_item", "query")}
-    for name, original in originals.items():
-
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        setattr(DynamoDBBackend, name, locked)
-    yield
-    for name, original in originals.items():
-        setattr(DynamoDBBackend, name, original)
 
 
 def lambda_processes(deps: Deps, count: int) -> list[Deps]:

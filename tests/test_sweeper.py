@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -18,35 +17,6 @@ from chalicelib.spec import CheckSpec
 from tests.conftest import T0, read_alerts
 
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture
-def serialized_moto() -> Iterator[None]:
-    """Real DynamoDB serialises writes per item; moto does not (traps.md §3b). Make it so."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    originals = {}
-    for name in (
-        "put_item",
-        "update_item",
-        "delete_item",
-        "transact_write_items",
-        "batch_write_item",
-        "get_item",
-        "query",
-    ):
-        original = getattr(DynamoDBBackend, name)
-        originals[name] = original
-
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        setattr(DynamoDBBackend, name, locked)
-    yield
-    for name, original in originals.items():
-        setattr(DynamoDBBackend, name, original)
 
 
 def new_check(deps: Any, project: Any, now: datetime = T0, **fields: Any) -> Any:
