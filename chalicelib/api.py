@@ -15,7 +15,14 @@ from typing import Any
 from chalicelib import badges, domain
 from chalicelib.check_json import check_to_dict, unique_key
 from chalicelib.domain import Check, LoggedPing
-from chalicelib.errors import BadRequest, Forbidden, NotFound, NotPaused, StaleCheck
+from chalicelib.errors import (
+    BadRequest,
+    CheckLimitReached,
+    Forbidden,
+    NotFound,
+    NotPaused,
+    StaleCheck,
+)
 from chalicelib.service import (
     MAX_WRITE_ATTEMPTS,
     Deps,
@@ -109,6 +116,8 @@ def upsert_check(
     _check_channels(deps, spec)
     match = _unique_match(deps, grant, spec)
     if match is None:
+        if deps.store.count_project_checks(grant.project) >= deps.settings.check_limit:
+            raise CheckLimitReached()
         return create_check(deps, grant, spec, now, site_root), True
     return _write_config(deps, match, spec), False
 

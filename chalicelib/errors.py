@@ -45,6 +45,13 @@ class NotPaused(TextError):
     message = "check is not paused"
 
 
+class CheckLimitReached(TextError):
+    """Healthchecks answers an over-limit create with an empty 403."""
+
+    status_code = 403
+    message = ""
+
+
 class MethodNotAllowed(VigilError):
     status_code = 405
     message = "method not allowed"

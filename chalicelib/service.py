@@ -137,7 +137,7 @@ def record_slug_ping(
     project = _project_for_ping_key(deps, ping_key)
     created = False
     uuids = deps.store.checks_with_slug(project, slug)
-    if not uuids and create_site is not None:
+    if not uuids and create_site is not None and _may_auto_provision(deps, project):
         grant = KeyGrant(project, "ping")
         spec = CheckSpec(name=slug, slug=slug)
         try:
@@ -150,6 +150,11 @@ def record_slug_ping(
     if len(uuids) > 1:
         raise AmbiguousSlug()
     return record_ping(deps, uuids[0], ping, now), created
+
+
+def _may_auto_provision(deps: Deps, project: str) -> bool:
+    """Healthchecks stops auto-provisioning at twice the check limit (then: 404)."""
+    return deps.store.count_project_checks(project) < 2 * deps.settings.check_limit
 
 
 def _project_for_ping_key(deps: Deps, ping_key: str) -> str:

@@ -14,6 +14,8 @@ from chalicelib.errors import ConfigError
 DEFAULT_PING_BODY_LIMIT_BYTES = 10_000
 DEFAULT_DUE_SHARDS = 4
 DEFAULT_PING_LOG_LIMIT = 100
+# Healthchecks' self-hosted default; a guard against runaway auto-provisioning.
+DEFAULT_CHECK_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Settings:
     due_shards: int = DEFAULT_DUE_SHARDS
     site_root: str | None = None
     ping_log_limit: int = DEFAULT_PING_LOG_LIMIT
+    check_limit: int = DEFAULT_CHECK_LIMIT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -38,6 +41,7 @@ class Settings:
             due_shards=_positive_int(environ, "VIGIL_DUE_SHARDS", DEFAULT_DUE_SHARDS),
             site_root=environ.get("VIGIL_SITE_ROOT") or None,
             ping_log_limit=_positive_int(environ, "VIGIL_PING_LOG_LIMIT", DEFAULT_PING_LOG_LIMIT),
+            check_limit=_positive_int(environ, "VIGIL_CHECK_LIMIT", DEFAULT_CHECK_LIMIT),
         )
 
 

@@ -301,6 +301,16 @@ class DynamoStore:
         found = [items.check_from_item(item) for item in self._batch_get(keys)]
         return sorted(found, key=lambda check: (check.created, check.uuid))
 
+    def count_project_checks(self, project: str) -> int:
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table,
+            IndexName=PROJECT_INDEX,
+            KeyConditionExpression="project = :p AND begins_with(pk, :prefix)",
+            ExpressionAttributeValues={":p": {"S": project}, ":prefix": {"S": "CHECK#"}},
+            Select="COUNT",
+        )
+        return sum(int(page["Count"]) for page in pages)
+
     def _batch_get(self, keys: list[Item]) -> list[Item]:
         found: list[Item] = []
         for start in range(0, len(keys), BATCH_GET_LIMIT):

@@ -544,3 +544,39 @@ class TestRetention:
             clock.move_to(T0 + timedelta(days=94))
             api.client.http.get(f"/ping/{check['uuid']}/fail")
             assert [f["up"] for f in api.ok("GET", f"checks/{check['uuid']}/flips/")] == [0]
+
+
+class TestLimitsAndHealth:
+    @pytest.fixture
+    def limited(self, deps: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        from dataclasses import replace
+
+        monkeypatch.setattr(deps, "settings", replace(deps.settings, check_limit=2))
+
+    def test_create_over_the_check_limit_is_an_empty_403(self, api: Api, limited: None) -> None:
+        api.create()
+        api.create()
+        reply = api.call("POST", "checks/", {"name": "third"})
+        assert (reply.status_code, reply.body) == (403, b"")
+        assert len(api.ok("GET", "checks/")["checks"]) == 2
+        # An upsert that matches an existing check is an update, not a new check.
+        api.ok("POST", "checks/", {"name": "", "tags": "x", "unique": ["name"]})
+
+    def test_auto_provisioning_stops_at_twice_the_limit(
+        self, client: Any, api: Api, project: Any, limited: None
+    ) -> None:
+        api.create()
+        api.create()
+        for slug in ("a", "b"):
+            assert client.http.get(f"/ping/{project.ping_key}/{slug}?create=1").status_code == 201
+        reply = client.http.get(f"/ping/{project.ping_key}/c?create=1")
+        assert (reply.status_code, reply.body) == (404, b"not found")
+
+    def test_status_is_500_when_the_table_does_not_answer(
+        self, api: Api, deps: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def down() -> None:
+            raise RuntimeError("DynamoDB unreachable")
+
+        monkeypatch.setattr(deps.store, "ping", down)
+        assert api.client.http.get("/api/v3/status/").status_code == 500
