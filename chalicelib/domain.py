@@ -53,10 +53,6 @@ class Flip:
         """
         return self.new == "down" or (self.new == "up" and self.old == "down")
 
-    @property
-    def event(self) -> str:
-        return self.new
-
 
 @dataclass(frozen=True)
 class Check:
