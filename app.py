@@ -15,6 +15,7 @@ from chalice.app import Chalice, Rate, Request, Response
 from chalicelib import metrics, service, web
 from chalicelib.api_routes import routes as api_routes
 from chalicelib.clock import utc_now
+from chalicelib.domain import Ping
 from chalicelib.wiring import deps
 
 app = Chalice(app_name="vigil")
@@ -78,7 +79,7 @@ def _ping(code: str, suffix: str | None, last: str | None) -> Response:
     return web.ping_ok(request.method, settings.ping_body_limit)
 
 
-def _record(request: Request, target: web.PingTarget, ping: Any) -> bool:
+def _record(request: Request, target: web.PingTarget, ping: Ping) -> bool:
     """Record the ping; True if ``?create=1`` provisioned a new check for it."""
     now = utc_now()
     if target.check_uuid is not None:
