@@ -16,6 +16,7 @@ from typing import Any
 
 from chalice.app import Response
 
+from chalicelib.badges import split_format
 from chalicelib.domain import Action, Ping
 from chalicelib.errors import InvalidUrl, NotFound, TextError, VigilError
 
@@ -221,8 +222,6 @@ def preflight(methods: str) -> Response:
 
 def split_badge_name(name: str) -> tuple[str, str]:
     """``<stem>.<svg|json|shields>``; anything else is a 404, as in Healthchecks."""
-    from chalicelib.badges import split_format
-
     parts = split_format(name)
     if parts is None:
         raise NotFound()
