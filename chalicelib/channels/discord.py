@@ -49,8 +49,7 @@ def discord_message(view: AlertView) -> dict[str, Any]:
 
 def _embed(view: AlertView) -> dict[str, Any]:
     embed: dict[str, Any] = {
-        # The title is plain text in Discord (no Markdown), so it is only cut, not escaped.
-        "title": truncate(view.title, TITLE_MAX),
+        "title": fit_escaped(view.title, TITLE_MAX, escape_markdown),
         "color": COLORS[view.tone],
         "fields": _fields(view),
         "footer": {"text": truncate(f"Vigil · flip {view.flip_id}", FOOTER_MAX)},

@@ -91,7 +91,9 @@ def _last_ping_section(view: AlertView) -> dict[str, Any]:
         return _mrkdwn_section(head)
     fence_overhead = len(head) + len("\n```\n\n```")
     code = fit_escaped(
-        body, SECTION_TEXT_MAX - fence_overhead, lambda t: escape_slack(break_fences(t)),
+        body,
+        SECTION_TEXT_MAX - fence_overhead,
+        lambda t: escape_slack(break_fences(t)),
         keep_end=True,
     )
     return _mrkdwn_section(f"{head}\n```\n{code}\n```")
