@@ -104,5 +104,6 @@ ALL = {
     "no_last_ping": lambda: down(last_ping=None),
     "cron": lambda: down(check={"schedule": "0 3 * * *", "tz": "Europe/Riga", "timeout": None}),
     "hostile": hostile,
+    "hostile_reason": lambda: {**hostile(), "reason": "<!here> *why* " * 2000},
     "strange": strange,
 }

@@ -32,6 +32,8 @@ FORMATS = ("vigil", "chatbot")
 # Not documented by AWS; chosen to stay readable and far inside SNS's 256 KB.
 TITLE_MAX = 250
 DESCRIPTION_MAX = 8_000
+KEYWORDS_MAX = 10
+KEYWORD_MAX = 50
 SUBJECT_MAX = 99  # SNS rejects subjects of 100 characters or more
 
 _EMOJI = {"bad": ":red_circle:", "good": ":white_check_mark:", "warning": ":warning:"}
@@ -62,8 +64,7 @@ def chatbot_notification(view: AlertView) -> dict[str, Any]:
             "title": truncate(f"{emoji} {_plain(view.title)}", TITLE_MAX),
             "description": _description(view),
             "nextSteps": [f"{label}: {url}" for label, url in view.links],
-            "keywords": [word for word in (view.event, view.reason) if word]
-            + [_plain(tag) for tag in view.tags],
+            "keywords": _keywords(view),
         },
         "metadata": {
             "threadId": view.check_uuid or view.name,
@@ -90,6 +91,11 @@ def _description(view: AlertView) -> str:
     # The output goes last, in a code block, and only whole: a cut fence would swallow the rest.
     body = "```\n" + break_fences(_plain(ping.body_tail)) + "\n```"
     return head if len(head) + 1 + len(body) > DESCRIPTION_MAX else f"{head}\n{body}"
+
+
+def _keywords(view: AlertView) -> list[str]:
+    words = [word for word in (view.event, view.reason, *view.tags) if word]
+    return [truncate(_plain(word), KEYWORD_MAX) for word in words[:KEYWORDS_MAX]]
 
 
 def _plain(text: str) -> str:
