@@ -94,6 +94,7 @@ def test_delays_grow_exponentially_with_jitter_inside_the_band() -> None:
         ceiling = min(900.0, 10.0 * 2 ** (n - 1))
         for _ in range(50):
             assert ceiling / 2 <= delivery.retry_delay(n, rng.random) <= ceiling
+    assert delivery.retry_delay(10_000, rng.random) <= delivery.MAX_DELAY_SECONDS
     draws = {round(delivery.retry_delay(3, rng.random), 6) for _ in range(20)}
     assert len(draws) > 1  # jittered, not a fixed step
 

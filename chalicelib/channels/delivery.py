@@ -111,7 +111,8 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 def retry_delay(retry_number: int, rng: Random, retry_after: float | None = None) -> float:
     """Seconds to wait before retry ``retry_number`` (1 for the first retry)."""
-    ceiling = min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** (retry_number - 1))
+    doublings = min(max(retry_number - 1, 0), 30)  # past the cap anyway; no float overflow
+    ceiling = min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2.0**doublings)
     delay = ceiling / 2 + rng() * ceiling / 2
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
