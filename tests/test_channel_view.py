@@ -56,8 +56,8 @@ def test_a_reminder_says_how_long_it_has_been_down_and_why() -> None:
     view = read_alert(samples.reminder())
     assert view.title == "STILL DOWN: nightly-backup"
     assert view.happened == (
-        "Still down for 2 h (reminder 2). It went down because: "
-        "missed: no ping arrived by its deadline plus grace."
+        "Still down for 2 h (reminder 2). "
+        "Cause: missed, no ping arrived by its deadline plus grace."
     )
     assert ("Failures in a row", "3") in view.facts
     assert view.tone == "warning"
@@ -159,7 +159,7 @@ def test_slack_escaping_neutralises_mentions_and_links() -> None:
 
 def test_markdown_escaping_keeps_text_literal() -> None:
     assert text.escape_markdown("*a* _b_ [c](d) `e` ~f~ |g| <@1>") == (
-        r"\*a\* \_b\_ \[c\]\(d\) \`e\` \~f\~ \|g\| \<@1\>"
+        r"\*a\* \_b\_ \[c\](d) \`e\` \~f\~ \|g\| \<@1\>"
     )
     assert text.escape_markdown("# h\n- item\n1. one\nplain - dash") == (
         "\\# h\n\\- item\n\\1. one\nplain - dash"

@@ -22,8 +22,10 @@ from collections.abc import Callable
 MARKER = "…"
 ZWSP = "\u200b"
 
-_MARKDOWN_INLINE = re.compile(r"([\\*_~`|\[\]()<>#])")
-_MARKDOWN_LINE_START = re.compile(r"^(\s*)([-+>]|\d+\.)", re.MULTILINE)
+# Brackets are escaped, so "(" can never start a link target; "#", "-", "+" and "1." only
+# mean something (heading, list) at the start of a line.
+_MARKDOWN_INLINE = re.compile(r"([\\*_~`|\[\]<>])")
+_MARKDOWN_LINE_START = re.compile(r"^(\s*)([-+#]|\d+\.)", re.MULTILINE)
 
 
 def truncate(text: str, limit: int, marker: str = MARKER) -> str:

@@ -154,8 +154,10 @@ def _happened(
         )
         number = document.get("reminder")
         nth = f" (reminder {number})" if isinstance(number, int) else ""
-        cause = _reason_sentence(reason, check, ping) if reason else "the outage continues"
-        return f"Still down{how_long}{nth}. It went down because: {cause[0].lower()}{cause[1:]}."
+        if not reason:
+            return f"Still down{how_long}{nth}."
+        cause = _reason_sentence(reason, check, ping).replace(": ", ", ", 1)
+        return f"Still down{how_long}{nth}. Cause: {cause[0].lower()}{cause[1:]}."
     old, new = _text(flip.get("from")) or "?", _text(flip.get("to")) or "?"
     return f"Status changed ({event}): {old} → {new}."
 
