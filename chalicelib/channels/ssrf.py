@@ -81,6 +81,23 @@ def vet_url(
     return Target(scheme, host, port, tuple(names))
 
 
+def vet_url_shape(url: str, *, allow_loopback: bool = False) -> None:
+    """The checks that need no DNS, for when a channel is created (the rest run at send time).
+
+    Refuses bad schemes, credentials, literal addresses that are not public, and ``localhost``
+    names (RFC 6761 reserves them for loopback). A name's addresses can change, so they are
+    judged on every send.
+    """
+    _, host, _ = _parse(url)
+    literal = _literal_address(host)
+    if literal is not None:
+        problem = address_problem(literal, allow_loopback=allow_loopback)
+        if problem:
+            raise UnsafeUrl(f"{host} is {problem}")
+    elif not allow_loopback and (host == "localhost" or host.endswith(".localhost")):
+        raise UnsafeUrl(f"{host} is a loopback address")
+
+
 def address_problem(ip: IPAddress, *, allow_loopback: bool = False) -> str | None:
     """Why ``ip`` may not be called (e.g. ``"a private address"``), or None if it is public."""
     embedded = _embedded_ipv4(ip)
@@ -112,7 +129,7 @@ def _parse(url: str) -> tuple[str, str, int]:
         raise UnsafeUrl("only http:// and https:// URLs are allowed")
     if parts.username is not None or parts.password is not None:
         raise UnsafeUrl("credentials in the URL are not supported")
-    host = (parts.hostname or "").rstrip(".")
+    host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise UnsafeUrl("the URL has no host")
     return scheme, host, port if port is not None else SCHEMES[scheme]
