@@ -11,4 +11,6 @@ and the local stack wire the same code:
 - ``delivery``: delivered / retry / permanent from an outcome, and the backoff schedule.
 - ``ssrf``: which URLs may be fetched, and the vetted addresses to connect to.
 - ``sender``: the urllib HTTP sender (short timeouts, no redirects, capped reads).
+- ``config``: a channel creation body validated per kind, its secret fields named.
+- ``notify``: one attempt (build, send, classify), the idempotency key, the local log line.
 """
