@@ -160,6 +160,11 @@ def validate_card_element(element: dict[str, Any]) -> None:
             "Attention",
         }
         assert element.get("fontType", "Default") in {"Default", "Monospace"}
+    elif element["type"] == "Container":
+        assert element["items"]
+        for item in element["items"]:
+            assert item["type"] == "TextBlock" and item.get("spacing") == "None"
+            validate_card_element(item)
     elif element["type"] == "FactSet":
         assert element["facts"]
         for fact in element["facts"]:
@@ -205,7 +210,13 @@ def test_msteams_down_card_shows_the_facts() -> None:
     }
     facts = {fact["title"]: fact["value"] for fact in card["body"][2]["facts"]}
     assert facts["Expected"] == "2026-03-02 11:50:00 UTC (grace 10 min)"
-    assert card["body"][-1]["fontType"] == "Monospace"
+    output = card["body"][-1]
+    assert output["type"] == "Container"
+    assert [item["text"] for item in output["items"]] == [
+        "backup started",
+        "backup finished: 42 GB",
+    ]
+    assert {item["fontType"] for item in output["items"]} == {"Monospace"}
     assert [a["title"] for a in card["actions"]] == ["Check", "Ping URL", "Badge"]
 
 

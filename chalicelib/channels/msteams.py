@@ -30,7 +30,8 @@ MESSAGE_MAX_BYTES = 28 * 1024
 TITLE_MAX = 200
 FACT_VALUE_MAX = 1000
 TEXT_MAX = 2000
-BODY_TAIL_MAX = 3000
+OUTPUT_LINES_MAX = 20
+OUTPUT_LINE_MAX = 500
 
 _COLORS = {"bad": "Attention", "good": "Good", "warning": "Warning", "neutral": "Default"}
 
@@ -73,18 +74,30 @@ def _body(view: AlertView) -> list[dict[str, Any]]:
     if ping is not None:
         body.append(_text(f"Last ping: {ping.summary}", TEXT_MAX, weight="Bolder"))
         if ping.body_tail:
-            body.append(
-                {
-                    "type": "TextBlock",
-                    "text": fit_escaped(
-                        ping.body_tail, BODY_TAIL_MAX, escape_markdown, keep_end=True
-                    ),
-                    "wrap": True,
-                    "fontType": "Monospace",
-                    "isSubtle": True,
-                }
-            )
+            body.append(_output(ping.body_tail))
     return body
+
+
+def _output(tail: str) -> dict[str, Any]:
+    """The job's output, one TextBlock per line: TextBlock Markdown needs a blank line to
+    break a line (https://github.com/microsoft/AdaptiveCards/issues/5538), and doubling
+    every newline would double-space the output."""
+    lines = tail.splitlines()[-OUTPUT_LINES_MAX:]
+    return {
+        "type": "Container",
+        "items": [
+            {
+                "type": "TextBlock",
+                # An empty TextBlock is invalid; a no-break space keeps a blank line visible.
+                "text": fit_escaped(line, OUTPUT_LINE_MAX, escape_markdown) or "\u00a0",
+                "wrap": True,
+                "fontType": "Monospace",
+                "isSubtle": True,
+                "spacing": "None",
+            }
+            for line in lines
+        ],
+    }
 
 
 def _text(value: str, limit: int, **style: str) -> dict[str, Any]:
