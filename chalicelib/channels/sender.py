@@ -15,6 +15,7 @@ network trouble. What keeps a bad endpoint from hurting the notifier:
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import socket
 import ssl
@@ -57,7 +58,7 @@ def send(
     except ResolutionFailed as failed:
         return NetworkError(str(failed))
     watchdog = _Watchdog(total_timeout)
-    opener = _opener(target, watchdog, ssl_context or ssl.create_default_context())
+    opener = _opener(target, watchdog, ssl_context or _default_tls())
     outbound = urllib.request.Request(
         request.url, data=request.body, headers=request.headers, method=request.method
     )
@@ -72,6 +73,12 @@ def send(
         # the deadline (headers cut short, a partial body) is not an answer.
         return NetworkError(f"no complete response within {total_timeout:g} s")
     return outcome
+
+
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    """The system's trust store, loaded once per process (on first send, not at import)."""
+    return ssl.create_default_context()
 
 
 def _exchange(
