@@ -95,7 +95,14 @@ class TestBodyBytes:
         assert answer["statusCode"] == 200
         assert answer["isBase64Encoded"] is True
         assert base64.b64decode(answer["body"]) == BINARY[:10000]
-        assert "application/octet-stream" in app.api.binary_types
+        # What `chalice deploy` / `make package` gives API Gateway: the media types it
+        # converts between base64 and bytes (for request bodies and Accept headers).
+        from chalice.deploy.swagger import SwaggerGenerator
+
+        handler = {"api_handler_arn": "arn:aws:lambda:us-east-1:123456789012:function:vigil"}
+        swagger = SwaggerGenerator("us-east-1", handler).generate_swagger(app)
+        assert "application/octet-stream" in swagger["x-amazon-apigateway-binary-media-types"]
+        assert "*/*" not in swagger["x-amazon-apigateway-binary-media-types"]  # traps.md §1
 
     def test_base64_request_body_from_api_gateway_is_logged_raw(
         self, api: Api, client: Any
@@ -272,6 +279,14 @@ class TestBadInputWithoutKey:
         body = json.dumps({"api_key": "\ud800" * 32, "name": "x"}).encode()
         reply = client.http.post("/api/v3/checks/", body=body)
         assert (reply.status_code, json.loads(reply.body)) == (401, {"error": "wrong api key"})
+
+    def test_a_json_number_thousands_of_digits_long(self, client: Any) -> None:
+        body = b'{"timeout": ' + b"9" * 5000 + b"}"
+        reply = client.http.post("/api/v3/checks/", body=body)
+        assert (reply.status_code, json.loads(reply.body)) == (
+            400,
+            {"error": "could not parse request body"},
+        )
 
     def test_exit_status_thousands_of_digits_long(self, api: Api) -> None:
         check = api.create()
