@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib.check_json import check_to_dict
 from chalicelib.domain import Check, Flip, LoggedPing
+from chalicelib.inputs import printable
 
 ALERT_FORMAT_VERSION = 1
 BODY_EXCERPT_BYTES = 1_000
@@ -123,7 +124,9 @@ def email_text(check: Check, flip: Flip, last_ping: LoggedPing | None) -> str:
         f"Ping URL: {check.site_root}/ping/{check.uuid}",
         f"Flip id: {flip.id}",
     ]
-    return "\n".join(lines)
+    # Every field stays on its own line: a control character in a name, a tag, a header or
+    # a body line shows as an escape instead of forging a line of the message.
+    return "\n".join(printable(line) for line in lines)
 
 
 def _schedule_text(check: Check) -> str:

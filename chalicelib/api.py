@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import badges, domain
+from chalicelib import badges, domain, inputs
 from chalicelib.check_json import check_to_dict, unique_key
 from chalicelib.domain import Check, LoggedPing
 from chalicelib.errors import (
@@ -41,6 +41,8 @@ MAX_PINGS_LISTED = 1000
 MAX_RUN_PAIRING = timedelta(hours=72)
 MAX_TIMESTAMP = 10**10
 MAX_SECONDS_FILTER = 31_536_000
+# Ping numbers are a per-check counter; beyond this a path number cannot name a ping.
+MAX_PING_NUMBER = 10**15
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,13 @@ def channel(deps: Deps) -> dict[str, str]:
 # --- lookups ----------------------------------------------------------------------------
 
 
+def is_unique_key(code: str) -> bool:
+    return len(code) == UNIQUE_KEY_LENGTH
+
+
 def find_check(deps: Deps, grant: KeyGrant, code: str) -> Check:
     """A check by uuid (read-write keys) or unique key (any key), within the key's project."""
-    if len(code) == UNIQUE_KEY_LENGTH:
+    if is_unique_key(code):
         for check in deps.store.project_checks(grant.project):
             if unique_key(check.uuid) == code:
                 return check
@@ -294,10 +300,10 @@ def _flip_window(query: Mapping[str, str], now: datetime) -> tuple[datetime, dat
 
 
 def _int_param(query: Mapping[str, str], name: str, maximum: int) -> int:
-    raw = query[name]
-    if not raw.isdigit() or int(raw) > maximum:
+    value = inputs.ascii_int(query[name], maximum)
+    if value is None:
         raise BadRequest(f"invalid {name} parameter")
-    return int(raw)
+    return value
 
 
 def _timestamp(seconds: int) -> datetime:
@@ -330,7 +336,10 @@ def project_badge(
     with_late = badges.parse_signature(project.badge_secret, tag, sig)
     if with_late is None:
         raise NotFound()
-    checks = deps.store.project_checks(project.id)
+    checks = deps.badge_snapshots.get(project.id, now)
+    if checks is None:
+        checks = deps.store.project_checks(project.id)
+        deps.badge_snapshots.put(project.id, checks, now)
     if tag != badges.ALL_TAG:
         checks = [check for check in checks if tag in check.tag_list]
     state = badges.badge_state((domain.display_status(c, now) for c in checks), with_late)
@@ -346,4 +355,5 @@ def check_badge(
     if check is None or states not in ("2", "3"):
         raise NotFound()
     state = badges.badge_state([domain.display_status(check, now)], with_late=states == "3")
-    return badges.render(fmt, check.name or check.uuid, state)
+    # The uuid is the check's ping secret: a public badge never shows it.
+    return badges.render(fmt, check.name or check.slug or badges.UNNAMED_LABEL, state)

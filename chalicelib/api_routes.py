@@ -11,7 +11,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib import api, spec, web
+from chalicelib import api, inputs, spec, web
 from chalicelib.clock import utc_now
 from chalicelib.errors import MethodNotAllowed, NotFound
 from chalicelib.service import authorize
@@ -21,21 +21,22 @@ from chalicelib.wiring import deps
 routes = Blueprint(__name__)
 
 EVERY_METHOD = ["GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"]
+BADGE_METHODS = ["GET", "HEAD", "OPTIONS"]
 ANY_CONTENT = ["*/*"]
 VERSIONS = {"v1": 1, "v2": 2, "v3": 3}
 Handler = Callable[..., Response]
 
 
 def endpoint(path: str, allowed: tuple[str, ...]) -> Callable[[Handler], Handler]:
-    methods = ", ".join(allowed)
-
     def register(handler: Handler) -> Handler:
         def view(**params: str) -> Response:
             request = routes.current_request
+            here = _allowed_for(allowed, params.get("code"))
+            methods = ", ".join(here)
             if request.method == "OPTIONS":
                 return web.preflight(methods)
             try:
-                if request.method not in allowed:
+                if request.method not in here:
                     raise MethodNotAllowed()
                 return handler(request, **params)
             except Exception as error:
@@ -46,6 +47,13 @@ def endpoint(path: str, allowed: tuple[str, ...]) -> Callable[[Handler], Handler
         return handler
 
     return register
+
+
+def _allowed_for(allowed: tuple[str, ...], code: str | None) -> tuple[str, ...]:
+    """A unique key is read-only: Healthchecks routes it to GET-only views (else 405)."""
+    if code is not None and api.is_unique_key(code):
+        return tuple(method for method in allowed if method == "GET")
+    return allowed
 
 
 def _version(version: str) -> int:
@@ -144,10 +152,11 @@ def pings(request: Request, version: str, code: str) -> Response:
 def ping_body(request: Request, version: str, code: str, number: str) -> Response:
     _version(version)
     grant = _grant(request, write=True)
-    if not number.isdigit():
+    ping_number = inputs.ascii_int(number, api.MAX_PING_NUMBER)
+    if ping_number is None:
         raise NotFound()
-    body = api.ping_body(deps(), grant, code, int(number))
-    return web.api_text(body, methods="GET")
+    body = api.ping_body(deps(), grant, code, ping_number)
+    return web.api_body(body, request.headers.get("accept"))
 
 
 @endpoint("/api/{version}/checks/{code}/flips", ("GET",))
@@ -155,7 +164,7 @@ def flips(request: Request, version: str, code: str) -> Response:
     _version(version)
     grant = _grant(request, write=False)
     found = api.list_flips(deps(), grant, code, _query(request), utc_now())
-    return web.api_json(found, methods="GET")
+    return web.api_json({"flips": found}, methods="GET")
 
 
 @endpoint("/api/{version}/channels", ("GET",))
@@ -179,19 +188,19 @@ def status(request: Request, version: str) -> Response:
     return web.api_text(b"OK", methods="GET")
 
 
-@routes.route("/badge/{badge_key}/{signed}", methods=["GET", "HEAD"])
+@routes.route("/badge/{badge_key}/{signed}", methods=BADGE_METHODS)
 def project_badge_all(badge_key: str, signed: str) -> Response:
     """``/badge/<key>/<sig>.<fmt>``: every check of the project."""
     return _badge(lambda: _project_badge(badge_key, signed, None))
 
 
-@routes.route("/badge/{badge_key}/{signed}/{tagged}", methods=["GET", "HEAD"])
+@routes.route("/badge/{badge_key}/{signed}/{tagged}", methods=BADGE_METHODS)
 def project_badge_tag(badge_key: str, signed: str, tagged: str) -> Response:
     """``/badge/<key>/<sig>/<tag>.<fmt>``: the project's checks with one tag."""
     return _badge(lambda: _project_badge(badge_key, signed, tagged))
 
 
-@routes.route("/b/{states}/{keyed}", methods=["GET", "HEAD"])
+@routes.route("/b/{states}/{keyed}", methods=BADGE_METHODS)
 def check_badge(states: str, keyed: str) -> Response:
     """``/b/<2|3>/<check badge key>.<fmt>``."""
 
@@ -213,6 +222,8 @@ def _project_badge(badge_key: str, signed: str, tagged: str | None) -> tuple[str
 
 
 def _badge(render: Callable[[], tuple[str, str]]) -> Response:
+    if routes.current_request.method == "OPTIONS":
+        return web.badge_preflight()
     try:
         content_type, body = render()
     except Exception as error:

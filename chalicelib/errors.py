@@ -61,6 +61,13 @@ class SlugTaken(Exception):
     """An auto-provisioned check lost the race for its slug to another request."""
 
 
+class NotAcceptable(VigilError):
+    """A binary ping body asked for without an Accept header that takes bytes."""
+
+    status_code = 406
+    message = "this ping body is binary: send Accept: application/octet-stream"
+
+
 class InvalidUrl(VigilError):
     """A ping URL that matches a route but not the protocol (exit status > 255)."""
 

@@ -6,6 +6,7 @@ checked here, because moto accepts a wrongly typed GSI key and then crashes on Q
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,18 @@ _CONFIG_FIELDS: tuple[tuple[str, str, Any], ...] = (
     ("site_root", "S", ""),
 )
 CONFIG_NAMES = tuple(name for name, _, _ in _CONFIG_FIELDS)
+
+
+# The whole stored check (config and state). DynamoDB allows 400 KB, but every ping rewrites
+# the item and DynamoDB bills a write unit per started KB of it, so a check stays small:
+# this leaves 10,000 characters of desc (more if ASCII) plus every other field at its limit,
+# and the open runs and pending flips, far below DynamoDB's ceiling.
+MAX_CHECK_ITEM_BYTES = 32 * 1024
+
+
+def item_size(item: Item) -> int:
+    """An upper bound on DynamoDB's size of ``item`` (its JSON with type tags, in UTF-8)."""
+    return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def check_key(check_uuid: str) -> Item:

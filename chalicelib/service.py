@@ -20,19 +20,22 @@ from typing import Protocol
 
 from chalicelib import domain, metrics
 from chalicelib.alerts import Alert, build_alert
+from chalicelib.badges import BadgeSnapshots
 from chalicelib.domain import Check, Flip, Ping
 from chalicelib.errors import (
     AmbiguousSlug,
     InvalidRunId,
+    InvalidUrl,
     MissingApiKey,
     NotFound,
     SlugTaken,
     StaleCheck,
+    ValidationFailed,
     WrongApiKey,
 )
 from chalicelib.logs import log_event
 from chalicelib.settings import Settings
-from chalicelib.spec import CheckSpec
+from chalicelib.spec import CheckSpec, parse_check_spec
 from chalicelib.store import DynamoStore, KeyGrant, Project
 
 logger = logging.getLogger("vigil")
@@ -45,9 +48,10 @@ API_KEY_LENGTH = 32
 PRUNE_EVERY = 100
 PING_KEY_LENGTH = 22
 PING_KEY_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
-PING_KEY_PATTERN = re.compile(r"^[a-z0-9]{22}$")
+# Matched with fullmatch: ``$`` would let a trailing newline through.
+PING_KEY_PATTERN = re.compile(r"[a-z0-9]{22}")
 RID_PATTERN = re.compile(
-    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
 )
 
 
@@ -89,6 +93,7 @@ class Deps:
     alerter: Alerter
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     ping_keys: dict[str, str] = field(default_factory=dict)
+    badge_snapshots: BadgeSnapshots = field(default_factory=BadgeSnapshots)
 
 
 # --- pings ------------------------------------------------------------------------------
@@ -97,7 +102,7 @@ class Deps:
 def normalize_rid(raw: str | None) -> str | None:
     if raw is None:
         return None
-    if not RID_PATTERN.match(raw):
+    if not RID_PATTERN.fullmatch(raw):
         raise InvalidRunId()
     return raw.lower()
 
@@ -135,11 +140,11 @@ def record_slug_ping(
     consistent read, so a check is reachable by slug as soon as it is created or renamed.
     """
     project = _project_for_ping_key(deps, ping_key)
+    spec = _auto_provisioned_spec(slug, create_site is not None)
     created = False
     uuids = deps.store.checks_with_slug(project, slug)
     if not uuids and create_site is not None and _may_auto_provision(deps, project):
         grant = KeyGrant(project, "ping")
-        spec = CheckSpec(name=slug, slug=slug)
         try:
             uuids = [create_check(deps, grant, spec, now, create_site, exclusive_slug=True).uuid]
             created = True
@@ -152,6 +157,18 @@ def record_slug_ping(
     return record_ping(deps, uuids[0], ping, now), created
 
 
+def _auto_provisioned_spec(slug: str, create: bool) -> CheckSpec:
+    """``name = slug = <slug>``, held to the API's limits (a URL can be any length).
+
+    A slug no check can have is not found, or with ``?create=1`` a 400; either way it never
+    reaches DynamoDB, whose keys are limited too.
+    """
+    try:
+        return parse_check_spec({"name": slug, "slug": slug})
+    except ValidationFailed:
+        raise (InvalidUrl() if create else NotFound()) from None
+
+
 def _may_auto_provision(deps: Deps, project: str) -> bool:
     """Healthchecks stops auto-provisioning at twice the check limit (then: 404)."""
     return deps.store.count_project_checks(project) < 2 * deps.settings.check_limit
@@ -161,7 +178,7 @@ def _project_for_ping_key(deps: Deps, ping_key: str) -> str:
     # Ping keys never change, so a process may remember what it resolved.
     project = deps.ping_keys.get(ping_key)
     if project is None:
-        grant = deps.store.resolve_key(ping_key) if PING_KEY_PATTERN.match(ping_key) else None
+        grant = deps.store.resolve_key(ping_key) if PING_KEY_PATTERN.fullmatch(ping_key) else None
         if grant is None or grant.role != "ping":
             raise NotFound()
         project = deps.ping_keys[ping_key] = grant.project
@@ -350,6 +367,8 @@ def _measured_sweep(deps: Deps, clock: Callable[[], datetime], now: datetime) ->
 def authorize(deps: Deps, api_key: str | None, *, write: bool) -> KeyGrant:
     if api_key is None or len(api_key) != API_KEY_LENGTH:
         raise MissingApiKey()
+    if not api_key.isascii():
+        raise WrongApiKey()  # no key we issue has such characters, and some cannot be hashed
     grant = deps.store.resolve_key(api_key)
     allowed = ("rw",) if write else ("rw", "ro")
     if grant is None or grant.role not in allowed:
@@ -388,6 +407,9 @@ def apply_spec(check: Check, spec: CheckSpec) -> Check:
         changes["kind"] = "simple"
     if spec.channels is not None:
         changes["alerts_enabled"] = spec.channels != ""
+    if spec.subject_implies_filter:
+        success = changes.get("success_kw", check.success_kw)
+        changes["filter_subject"] = bool(success or changes.get("failure_kw", check.failure_kw))
     return replace(check, **changes)
 
 

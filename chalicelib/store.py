@@ -24,7 +24,7 @@ from typing import Any
 
 from chalicelib import domain, items
 from chalicelib.domain import Check, Flip, LoggedPing, Ping
-from chalicelib.errors import NotFound, SlugTaken, StaleCheck
+from chalicelib.errors import NotFound, SlugTaken, StaleCheck, ValidationFailed
 from chalicelib.items import Item, check_key, n, t
 
 DUE_INDEX = "due"
@@ -125,7 +125,7 @@ class DynamoStore:
         ``exclusive_slug`` (auto-provisioning) fails with ``SlugTaken`` if another check got
         the slug first, so two racing ``?create=1`` pings cannot make it ambiguous.
         """
-        writes = [_put_new(items.check_to_item(check, shards), self.table)]
+        writes = [_put_new(_sized(items.check_to_item(check, shards)), self.table)]
         writes += self._slug_moves(check.project, "", check.slug, check.uuid)
         if exclusive_slug and check.slug:
             writes[1]["Update"]["ConditionExpression"] = "attribute_not_exists(checks)"
@@ -179,6 +179,7 @@ class DynamoStore:
 
     def write_config(self, before: Check, after: Check, shards: int) -> Check:
         """Store an edited check (and move its slug) if nothing changed it since ``before``."""
+        _sized(items.check_to_item(after, shards))
         update = items.config_update(before, after, shards)
         update.names["#sv_old"] = "sv"
         update.values[":sv_old"] = n(before.sv)
@@ -511,6 +512,13 @@ def _guard_last_ping(update: items.Update, before: Check) -> str:
         return "attribute_not_exists(#lp_old)"
     update.values[":lp_old"] = t(before.last_ping)
     return "#lp_old = :lp_old"
+
+
+def _sized(item: Item) -> Item:
+    """Refuse, before any write, a check too big to keep cheap (``MAX_CHECK_ITEM_BYTES``)."""
+    if items.item_size(item) > items.MAX_CHECK_ITEM_BYTES:
+        raise ValidationFailed("check is too large")
+    return item
 
 
 def _slug_key(project: str, slug: str) -> Item:

@@ -18,18 +18,22 @@ from chalice.app import Response
 
 from chalicelib.badges import split_format
 from chalicelib.domain import Action, Ping
-from chalicelib.errors import InvalidUrl, NotFound, TextError, VigilError
+from chalicelib.errors import InvalidUrl, NotAcceptable, NotFound, TextError, VigilError
+from chalicelib.inputs import ascii_int
 
 logger = logging.getLogger("vigil")
 
-UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-SLUG_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
-EXIT_STATUS_PATTERN = re.compile(r"^[0-9]+$")
+# Always fullmatch: ``$`` in re.match also matches before a trailing newline.
+UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+SLUG_PATTERN = re.compile(r"[-a-zA-Z0-9_]+")
+EXIT_STATUS_PATTERN = re.compile(r"[0-9]+")
 SUFFIX_ACTIONS: dict[str, Action] = {"start": "start", "fail": "fail", "log": "log"}
 MAX_EXIT_STATUS = 255
 UA_MAX = 200
 NO_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
 TEXT = "text/plain; charset=utf-8"
+BINARY = "application/octet-stream"
+BADGE_METHODS = "GET, HEAD, OPTIONS"
 
 
 @dataclass(frozen=True)
@@ -51,13 +55,13 @@ def parse_ping_path(code: str, suffix: str | None = None, last: str | None = Non
     uuid forms are tried first, so ``/ping/<uuid>/<word>`` is a slug ping.
     """
     # Django's uuid converter takes the lowercase canonical form only; the rest is 404.
-    if last is None and UUID_PATTERN.match(code):
+    if last is None and UUID_PATTERN.fullmatch(code):
         action = _action(suffix or "")
         if action is not None:
             return replace(action, check_uuid=code)
     if suffix is None:
         raise NotFound()
-    if not SLUG_PATTERN.match(code) or not SLUG_PATTERN.match(suffix):
+    if not SLUG_PATTERN.fullmatch(code) or not SLUG_PATTERN.fullmatch(suffix):
         raise NotFound()
     if suffix != suffix.lower():
         raise InvalidUrl()  # Healthchecks rejects an uppercase slug outright
@@ -70,10 +74,10 @@ def parse_ping_path(code: str, suffix: str | None = None, last: str | None = Non
 def _action(suffix: str) -> PingTarget | None:
     if suffix in SUFFIX_ACTIONS or suffix == "":
         return PingTarget(SUFFIX_ACTIONS.get(suffix, "success"))
-    if EXIT_STATUS_PATTERN.match(suffix):
-        exitstatus = int(suffix)
-        if exitstatus > MAX_EXIT_STATUS:
-            raise InvalidUrl()
+    if EXIT_STATUS_PATTERN.fullmatch(suffix):
+        exitstatus = ascii_int(suffix, MAX_EXIT_STATUS)
+        if exitstatus is None:
+            raise InvalidUrl()  # above 255, however many digits it has
         return PingTarget("success" if exitstatus == 0 else "fail", exitstatus)
     return None
 
@@ -175,6 +179,10 @@ API_CORS: Headers = {
 }
 
 
+def _allow(methods: str) -> str:
+    return f"{methods}, OPTIONS" if methods else "OPTIONS"
+
+
 def api_json(doc: Any, status: int = 200, methods: str = "GET, POST") -> Response:
     return Response(
         body=json.dumps(doc),
@@ -182,7 +190,7 @@ def api_json(doc: Any, status: int = 200, methods: str = "GET, POST") -> Respons
         headers={
             "Content-Type": "application/json",
             "Cache-Control": NO_CACHE,
-            "Access-Control-Allow-Methods": f"{methods}, OPTIONS",
+            "Access-Control-Allow-Methods": _allow(methods),
             **API_CORS,
         },
     )
@@ -196,24 +204,45 @@ def api_error(error: Exception, methods: str = "GET, POST") -> Response:
 
 
 def api_text(body: bytes, status: int = 200, methods: str = "GET") -> Response:
-    # A text/plain response must carry a str through API Gateway; bodies are logged bytes,
-    # so undecodable bytes become U+FFFD rather than a 500.
+    """Plain text; only for bodies we wrote ourselves, which are always UTF-8."""
     return Response(
-        body=body.decode("utf-8", errors="replace"),
+        body=body.decode(),
         status_code=status,
-        headers={
-            "Content-Type": TEXT,
-            "Access-Control-Allow-Methods": f"{methods}, OPTIONS",
-            **API_CORS,
-        },
+        headers={"Content-Type": TEXT, "Access-Control-Allow-Methods": _allow(methods), **API_CORS},
     )
+
+
+def api_body(body: bytes, accept: str | None) -> Response:
+    """A logged ping body, byte for byte.
+
+    UTF-8 comes back as ``text/plain``, as from Healthchecks. Anything else must travel as
+    ``application/octet-stream``: Chalice base64-encodes it for API Gateway, which turns it
+    back into bytes only for a request whose Accept header names a binary media type. A
+    request that would get base64 text (or Chalice's own 400) instead gets a clear 406.
+    """
+    try:
+        return api_text(body)
+    except UnicodeDecodeError:
+        pass
+    if not _accepts(accept, BINARY):
+        raise NotAcceptable()
+    return Response(
+        body=body,
+        status_code=200,
+        headers={"Content-Type": BINARY, "Access-Control-Allow-Methods": _allow("GET"), **API_CORS},
+    )
+
+
+def _accepts(accept: str | None, media_type: str) -> bool:
+    ranges = [part.split(";")[0].strip().lower() for part in (accept or "").split(",")]
+    return media_type in ranges or "*/*" in ranges
 
 
 def preflight(methods: str) -> Response:
     return Response(
         body="",
         status_code=204,
-        headers={"Access-Control-Allow-Methods": f"{methods}, OPTIONS", **API_CORS},
+        headers={"Access-Control-Allow-Methods": _allow(methods), **API_CORS},
     )
 
 
@@ -226,6 +255,19 @@ def split_badge_name(name: str) -> tuple[str, str]:
     if parts is None:
         raise NotFound()
     return parts
+
+
+def badge_preflight() -> Response:
+    """Badges are embedded anywhere: any origin may fetch them."""
+    return Response(
+        body="",
+        status_code=204,
+        headers={
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Allow-Methods": BADGE_METHODS,
+            "Access-Control-Max-Age": "600",
+        },
+    )
 
 
 def badge_response(content_type: str, body: str) -> Response:

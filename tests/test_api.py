@@ -118,7 +118,7 @@ class TestChecksApi:
         reply = api.call("POST", f"checks/{check['uuid']}/resume")
         assert (reply.status_code, reply.body) == (409, b"check is not paused")
         assert read_alerts(aws["queue_url"]) == []  # pause and resume notify nobody
-        flips = api.ok("GET", f"checks/{check['uuid']}/flips/")
+        flips = api.ok("GET", f"checks/{check['uuid']}/flips/")["flips"]
         assert [f["up"] for f in flips] == [0, 0, 1]
 
     def test_pings_list_with_durations_and_bodies(self, api: Api) -> None:
@@ -155,12 +155,14 @@ class TestChecksApi:
             api.client.http.get(f"/ping/{check['uuid']}/fail")
             start = int((T0 + timedelta(minutes=30)).timestamp())
             assert [
-                f["up"] for f in api.ok("GET", f"checks/{check['uuid']}/flips/?start={start}")
+                f["up"]
+                for f in api.ok("GET", f"checks/{check['uuid']}/flips/?start={start}")["flips"]
             ] == [0]
             assert [
-                f["up"] for f in api.ok("GET", f"checks/{check['uuid']}/flips/?end={start}")
+                f["up"]
+                for f in api.ok("GET", f"checks/{check['uuid']}/flips/?end={start}")["flips"]
             ] == [1]
-            assert len(api.ok("GET", f"checks/{check['uuid']}/flips/?seconds=60")) == 1
+            assert len(api.ok("GET", f"checks/{check['uuid']}/flips/?seconds=60")["flips"]) == 1
             for bad in ("seconds=-1", "seconds=31536001", "start=abc", "end=10000000001"):
                 assert api.call("GET", f"checks/{check['uuid']}/flips/?{bad}").status_code == 400
 
@@ -170,7 +172,7 @@ class TestChecksApi:
         (listed,) = ro.ok("GET", "checks/")["checks"]
         assert "uuid" not in listed and "ping_url" not in listed
         assert ro.ok("GET", f"checks/{listed['unique_key']}")["name"] == "ro"
-        assert ro.ok("GET", f"checks/{listed['unique_key']}/flips/") == []
+        assert ro.ok("GET", f"checks/{listed['unique_key']}/flips/") == {"flips": []}
         assert "*" in ro.ok("GET", "badges/")["badges"]
         for method, path in [
             ("POST", "checks/"),
@@ -543,7 +545,8 @@ class TestRetention:
             api.client.http.get(f"/ping/{check['uuid']}")
             clock.move_to(T0 + timedelta(days=94))
             api.client.http.get(f"/ping/{check['uuid']}/fail")
-            assert [f["up"] for f in api.ok("GET", f"checks/{check['uuid']}/flips/")] == [0]
+            flips = api.ok("GET", f"checks/{check['uuid']}/flips/")["flips"]
+            assert [f["up"] for f in flips] == [0]
 
 
 class TestLimitsAndHealth:
