@@ -81,6 +81,9 @@ func WithLogger(l Logger) Option { return func(c *config) { c.logger = l } }
 func WithQueueSize(n int) Option { return func(c *config) { c.queueSize = n } }
 
 // Client sends pings for one check. It is safe for concurrent use. Close it when done.
+//
+// A nil *Client (what New returns with an error) is usable: it sends nothing, Wrap just runs
+// the job, and Close returns at once. So a bad or missing URL never stops the job.
 type Client struct {
 	base     *url.URL
 	cfg      config
@@ -165,6 +168,9 @@ func parsePingURL(raw string) (*url.URL, error) {
 // dropped (and counted in the log), an in-flight request is abandoned, and Close returns
 // ctx's error. The Client sends nothing after Close. Calling it again is harmless.
 func (c *Client) Close(ctx context.Context) error {
+	if c == nil {
+		return nil
+	}
 	c.closeMu.Lock()
 	if !c.closed {
 		c.closed = true

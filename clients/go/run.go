@@ -21,6 +21,9 @@ type Run struct {
 // sending, not the job: once it is done, the run's pings still queued are dropped and one in
 // flight is abandoned.
 func (c *Client) Start(ctx context.Context) *Run {
+	if c == nil {
+		return nil
+	}
 	r := &Run{client: c, ctx: ctx, rid: newRID()}
 	r.queue("start", "start", nil)
 	return r
@@ -86,6 +89,9 @@ func RunFrom(ctx context.Context) *Run {
 // are sent whatever ctx does, so a job cancelled (say by SIGTERM) is reported as failed
 // rather than left to time out; Close's deadline still bounds how long that may take.
 func (c *Client) Wrap(ctx context.Context, every time.Duration, job func(context.Context) error) (err error) {
+	if c == nil {
+		return job(ctx)
+	}
 	run := c.Start(context.Background())
 	stop := run.keepAlive(ctx, every)
 	defer func() {

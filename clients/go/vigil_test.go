@@ -487,6 +487,25 @@ func TestRunFromAContextWithoutARunIsASafeNoOp(t *testing.T) {
 	}
 }
 
+func TestANilClientRunsTheJobAndSendsNothing(t *testing.T) {
+	c, err := New("")
+	if c != nil || err == nil {
+		t.Fatalf("New(\"\") = %v, %v", c, err)
+	}
+	ran := false
+	if err := c.Wrap(context.Background(), time.Millisecond, func(ctx context.Context) error {
+		ran = true
+		RunFrom(ctx).Progress("nobody hears this")
+		return errJob
+	}); err != errJob || !ran { //nolint:errorlint // the very same error value
+		t.Fatalf("Wrap on a nil client: ran %v, returned %v", ran, err)
+	}
+	c.Start(context.Background()).Success("")
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRunIDsAreVersion4UUIDs(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 100; i++ {

@@ -40,14 +40,12 @@ func run() int {
 	client, err := vigil.New(os.Getenv("VIGIL_PING_URL"),
 		vigil.WithTimeout(2*time.Second), vigil.WithRetries(2))
 	if err != nil {
-		log.Printf("heartbeats off: %v", err) // monitoring is never a reason not to run the job
-		err = processDailyReports(ctx)
-	} else {
-		err = client.Wrap(ctx, time.Minute, processDailyReports)
-		flushCtx, cancel := context.WithTimeout(context.Background(), flushBudget)
-		_ = client.Close(flushCtx) // a late or lost heartbeat is logged, never fatal
-		cancel()
+		log.Printf("heartbeats off: %v", err) // a nil client runs the job unmonitored
 	}
+	err = client.Wrap(ctx, time.Minute, processDailyReports)
+	flushCtx, cancel := context.WithTimeout(context.Background(), flushBudget)
+	_ = client.Close(flushCtx) // a late or lost heartbeat is logged, never fatal
+	cancel()
 	if err != nil {
 		log.Printf("daily reports failed: %v", err)
 		return 1
