@@ -125,9 +125,14 @@ class Pinger:
     def _attempts(
         self, action: str, rid: str | None, body: bytes, deadline: float, retry: bool
     ) -> bool:
-        name = action or "success"
+        name = f"exit status {action}" if action.isdigit() else action or "success"
         last_problem = ""
-        for attempt in range(self.retries + 1 if retry else 1):
+        attempts = self.retries + 1 if retry else 1
+        for attempt in range(attempts):
+            if attempt > 0:
+                # Exponential backoff with jitter, inside the deadline.
+                pause = random.uniform(0.5, 1.0) * FIRST_BACKOFF * 2 ** (attempt - 1)
+                time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -138,9 +143,6 @@ class Pinger:
                 self.log(f"{name} ping rejected: {problem}")
                 return False
             last_problem = problem
-            # Exponential backoff with jitter, inside the deadline.
-            pause = random.uniform(0.5, 1.0) * FIRST_BACKOFF * 2**attempt
-            time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
         else:
             self.log(f"{name} ping not delivered: {last_problem}")
             return False
