@@ -14,6 +14,11 @@ type ping struct {
 	body   []byte
 }
 
+// isOutcome says whether the ping ends a run: the one that matters most to the monitor.
+func (p ping) isOutcome() bool {
+	return p.kind == "success" || p.kind == "fail" || p.kind == "exit"
+}
+
 // queue is a bounded FIFO that, when full, sacrifices the least valuable ping: progress
 // first (the next one says the same), then log, and only then the oldest of the rest.
 type queue struct {

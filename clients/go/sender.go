@@ -42,7 +42,15 @@ func (c *Client) send() {
 
 // deliver sends one ping with its retries; a ping that cannot be delivered is logged, never
 // returned to anyone.
+//
+// While the monitor is unreachable (the last ping used up its retries), only a run's outcome
+// is retried: start, progress and log get one attempt each, so they cannot eat the time Close
+// has left for the success or failure that matters.
 func (c *Client) deliver(p ping) {
+	retries := c.cfg.retries
+	if c.unreachable && !p.isOutcome() {
+		retries = 0
+	}
 	for attempt := 0; ; attempt++ {
 		if p.ctx.Err() != nil {
 			c.cfg.logger.Printf("vigil: %s ping not sent: %v", p.kind, p.ctx.Err())
@@ -50,6 +58,7 @@ func (c *Client) deliver(p ping) {
 		}
 		status, retryAfter, err := c.post(p)
 		if err == nil && status < 300 {
+			c.unreachable = false
 			return
 		}
 		problem := fmt.Sprintf("HTTP %d", status)
@@ -57,7 +66,8 @@ func (c *Client) deliver(p ping) {
 			problem = err.Error()
 		}
 		retryable := err != nil || status >= 500 || status == http.StatusTooManyRequests
-		if !retryable || attempt == c.cfg.retries {
+		if !retryable || attempt >= retries {
+			c.unreachable = retryable
 			c.cfg.logger.Printf("vigil: %s ping not delivered after %d attempts: %s",
 				p.kind, attempt+1, problem)
 			return

@@ -228,6 +228,35 @@ func TestRetriesBackOffExponentiallyWithJitterOn5xxAnd429(t *testing.T) {
 	}
 }
 
+func TestWhileTheMonitorIsDownOnlyTheOutcomeIsRetried(t *testing.T) {
+	m := newMonitor(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n <= 5 { // down for the start's 3 attempts, the progress's and the success's first
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		_, _ = w.Write([]byte("OK"))
+	})
+	c, l := newClient(t, m.url(), WithRetries(2))
+	run := c.Start(context.Background())
+	run.Progress("p")
+	run.Success("s")
+	run2 := c.Start(context.Background())
+	run2.Progress("p2")
+	closeWithin(t, c, waitLimit)
+	var got []string
+	for _, h := range m.all() {
+		got = append(got, strings.TrimPrefix(h.path, "/"))
+		if h.path == "" {
+			got[len(got)-1] = "success"
+		}
+	}
+	// start ×3 (down), progress ×1 (still down), success ×2 (back up), then full service again.
+	want := "start start start progress success success start progress"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("got %q, want %q; log: %s", got, want, l.text())
+	}
+}
+
 func TestRetryAfterIsHonouredUpToTheCap(t *testing.T) {
 	c, _ := newClient(t, "http://127.0.0.1:1/ping/"+testUUID, WithBackoff(time.Millisecond, 700*time.Millisecond))
 	defer closeWithin(t, c, time.Second)
