@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,13 +26,11 @@ def go() -> str:
 
 def go_env(**extra: str) -> dict[str, str]:
     # Debian's Go 1.19, standard library only: never fetch a toolchain or a module (traps.md §10).
-    return {
-        **os.environ,
-        "GOTOOLCHAIN": "local",
-        "GOFLAGS": "-mod=mod",
-        "CGO_ENABLED": "1",
-        **extra,
-    }
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "1"}
+    if "HOME" not in env and "XDG_CACHE_HOME" not in env:  # go needs somewhere for its cache
+        env.setdefault("GOCACHE", str(Path(tempfile.gettempdir()) / "vigil-go-cache"))
+        env.setdefault("GOPATH", str(Path(tempfile.gettempdir()) / "vigil-go-path"))
+    return {**env, **extra}
 
 
 def run_go(*args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
