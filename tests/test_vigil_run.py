@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -48,6 +49,14 @@ def start_vigil(*args: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+def first_line(process: subprocess.Popen[bytes]) -> bytes:
+    """The command's first output line, or a failure after WAIT_SECONDS (never a hang)."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], WAIT_SECONDS)
+    assert ready, "the command printed nothing"
+    return process.stdout.readline()
 
 
 @pytest.mark.parametrize("status", [0, 3, 255])
@@ -112,8 +121,7 @@ def test_sigterm_is_forwarded_and_the_commands_own_exit_is_kept() -> None:
     trap = "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.05; done"
     with fake_monitor() as monitor:
         process = start_vigil("run", "--url", monitor.url, "--", "sh", "-c", trap)
-        assert process.stdout is not None
-        assert process.stdout.readline() == b"ready\n"
+        assert first_line(process) == b"ready\n"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=WAIT_SECONDS) == 7
         assert process.stdout.read() == b"got-term\n"
@@ -125,8 +133,7 @@ def test_a_command_killed_by_a_signal_exits_128_plus_it_and_reports_failure() ->
         process = start_vigil(
             "run", "--url", monitor.url, "--", "sh", "-c", "echo ready; exec sleep 60"
         )
-        assert process.stdout is not None
-        assert process.stdout.readline() == b"ready\n"
+        assert first_line(process) == b"ready\n"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=WAIT_SECONDS) == 128 + signal.SIGTERM
     assert monitor.hits[-1].action == str(128 + signal.SIGTERM)
