@@ -25,12 +25,8 @@ logger = logging.getLogger("vigil")
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SLUG_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
 EXIT_STATUS_PATTERN = re.compile(r"^[0-9]+$")
-SUFFIX_ACTIONS: dict[str, Action] = {
-    "start": "start",
-    "fail": "fail",
-    "log": "log",
-    "progress": "progress",  # Vigil's: a heartbeat from a running job (issue 11 adds stalls)
-}
+SUFFIX_ACTIONS: dict[str, Action] = {"start": "start", "fail": "fail", "log": "log"}
+SUFFIX_ACTIONS["progress"] = "progress"  # Vigil's heartbeat from a running job (issue 11)
 MAX_EXIT_STATUS = 255
 UA_MAX = 200
 NO_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
@@ -51,9 +47,9 @@ class PingTarget:
 def parse_ping_path(code: str, suffix: str | None = None, last: str | None = None) -> PingTarget:
     """The Healthchecks URL forms, at one, two or three path segments after ``/ping/``.
 
-    ``/ping/<uuid>[/start|/fail|/log|/progress|/<0-255>]`` and
-    ``/ping/<ping_key>/<slug>[/start|/fail|/log|/progress|/<0-255>]``. Like Django's URL
-    resolver, the uuid forms are tried first, so ``/ping/<uuid>/<word>`` is a slug ping.
+    ``/ping/<uuid>[/start|/fail|/log|/<0-255>]`` and
+    ``/ping/<ping_key>/<slug>[/start|/fail|/log|/<0-255>]``. Like Django's URL resolver, the
+    uuid forms are tried first, so ``/ping/<uuid>/<word>`` is a slug ping.
     """
     # Django's uuid converter takes the lowercase canonical form only; the rest is 404.
     if last is None and UUID_PATTERN.match(code):

@@ -85,22 +85,22 @@ func WithQueueSize(n int) Option { return func(c *config) { c.queueSize = n } }
 // A nil *Client (what New returns with an error) is usable: it sends nothing, Wrap just runs
 // the job, and Close returns at once. So a bad or missing URL never stops the job.
 type Client struct {
-	base    *url.URL
-	cfg     config
-	ownHTTP bool
-	queue   queue
-	wake    chan struct{} // a ping was queued
-	closing chan struct{} // Close was called: drain, then stop
-	abort   chan struct{} // Close's context is done: stop now
-	done    chan struct{} // the sender has stopped
-	closeMu sync.Mutex
-	closed  bool
-	limit   atomic.Int64 // the server's Ping-Body-Limit
-	rng     *rand.Rand   // used by the sender goroutine only
-	// unreachable: the last ping used up its retries (sender goroutine only).
-	unreachable bool
-	onRetry     func(attempt int, delay time.Duration)
-	abortOne    sync.Once
+	base     *url.URL
+	cfg      config
+	ownHTTP  bool
+	queue    queue
+	wake     chan struct{} // a ping was queued
+	closing  chan struct{} // Close was called: drain, then stop
+	abort    chan struct{} // Close's context is done: stop now
+	done     chan struct{} // the sender has stopped
+	closeMu  sync.Mutex
+	closed   bool
+	limit    atomic.Int64 // the server's Ping-Body-Limit
+	abortOne sync.Once
+	// Used by the sender goroutine only.
+	rng         *rand.Rand
+	unreachable bool                                   // the last ping used up its retries
+	onRetry     func(attempt int, delay time.Duration) // tests watch the backoff here
 }
 
 // New makes a Client from a check's ping URL and starts its sender goroutine.

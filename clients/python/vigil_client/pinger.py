@@ -7,6 +7,7 @@ and the caller never waits past it.
 
 from __future__ import annotations
 
+import http.client
 import random
 import re
 import sys
@@ -166,7 +167,8 @@ class Pinger:
         except urllib.error.HTTPError as error:
             retryable = error.code >= 500 or error.code == 429
             return f"HTTP {error.code}", retryable
-        except (OSError, ValueError) as error:  # refused, unreachable, timed out, bad reply
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            # refused, unreachable, timed out, or not speaking HTTP
             return str(getattr(error, "reason", error)) or type(error).__name__, True
 
     def action_url(self, action: str, rid: str | None) -> str:
