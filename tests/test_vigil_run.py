@@ -108,6 +108,7 @@ def test_progress_pings_while_a_long_command_runs() -> None:
     actions = [h.action for h in monitor.hits]
     assert actions[0] == "start" and actions[-1] == "0"
     assert set(actions[1:-1]) == {"progress"} and len(actions) >= 4
+    assert monitor.hits[1].body.startswith(b"running for ")
     assert len({h.rid for h in monitor.hits}) == 1
 
 

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import IO, Sequence
 
 from vigil_client.pinger import Pinger, new_rid, warn
@@ -108,8 +109,9 @@ def _supervise(
 
 
 def _progress(pinger: Pinger, rid: str, every: float, stop: threading.Event) -> None:
+    started = time.monotonic()
     while not stop.wait(every):
-        pinger.try_send("progress", rid)
+        pinger.try_send("progress", rid, f"running for {time.monotonic() - started:.0f}s".encode())
 
 
 def _binary(stream: IO[str]) -> IO[bytes]:
