@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from vigil_client.pinger import DEFAULT_RETRIES, DEFAULT_TIMEOUT, BadPingUrl, Pinger, warn
+from vigil_client.pinger import DEFAULT_RETRIES, DEFAULT_TIMEOUT, pinger_or_none
 from vigil_client.runner import run_command
 
 USAGE_ERROR = 2
@@ -66,20 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         parser().error(
             "run: --timeout must be positive; --retries, --tail, --progress-every not negative"
         )
-    pinger = _pinger(args.url or os.environ.get("VIGIL_PING_URL", ""), args.timeout, args.retries)
+    url = args.url or os.environ.get("VIGIL_PING_URL", "")
+    pinger = pinger_or_none(url, args.timeout, args.retries, "--url or VIGIL_PING_URL")
     return run_command(command, pinger, args.progress_every, args.tail)
-
-
-def _pinger(url: str, timeout: float, retries: int) -> Pinger | None:
-    """A missing or malformed URL is loud, but the job still runs: it matters more."""
-    if not url:
-        warn("no ping URL (--url or VIGIL_PING_URL): running unmonitored")
-        return None
-    try:
-        return Pinger(url, timeout, retries)
-    except BadPingUrl as error:
-        warn(f"{error}: running unmonitored")
-        return None
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import traceback
 from types import TracebackType
 from typing import Any, Callable, TypeVar
 
-from vigil_client.pinger import DEFAULT_RETRIES, DEFAULT_TIMEOUT, BadPingUrl, Pinger, new_rid, warn
+from vigil_client.pinger import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Pinger, new_rid, pinger_or_none
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,7 +44,9 @@ class Monitor:
         self._stop = threading.Event()
 
     def __enter__(self) -> Monitor:
-        self._pinger = _pinger(self.url, self.timeout, self.retries)
+        self._pinger = pinger_or_none(
+            self.url, self.timeout, self.retries, "an argument or VIGIL_PING_URL"
+        )
         self.rid = new_rid()
         self._stop.clear()
         if self._pinger is not None:
@@ -102,17 +104,6 @@ class Monitor:
 
 
 monitor = Monitor
-
-
-def _pinger(url: str, timeout: float, retries: int) -> Pinger | None:
-    if not url:
-        warn("no ping URL (argument or VIGIL_PING_URL): running unmonitored")
-        return None
-    try:
-        return Pinger(url, timeout, retries)
-    except BadPingUrl as error:
-        warn(f"{error}: running unmonitored")
-        return None
 
 
 def _exit_status(error: SystemExit) -> int:

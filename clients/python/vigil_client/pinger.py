@@ -183,3 +183,18 @@ class Pinger:
     def _note_limit(self, header: str | None) -> None:
         if header and header.isdigit():
             self.body_limit = int(header)
+
+
+def pinger_or_none(url: str, timeout: float, retries: int, where: str) -> Pinger | None:
+    """A Pinger, or None for a missing or malformed URL: that is loud, but the job still runs.
+
+    ``where`` tells the user where the URL comes from, e.g. ``--url or VIGIL_PING_URL``.
+    """
+    if not url:
+        warn(f"no ping URL ({where}): running unmonitored")
+        return None
+    try:
+        return Pinger(url, timeout, retries)
+    except BadPingUrl as error:
+        warn(f"{error}: running unmonitored")
+        return None
