@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck pytest clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3"
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -e clients/python  # the `vigil` command (vigil run)
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -18,12 +19,15 @@ run: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check app.py chalicelib tests tools
+	$(BIN)/ruff check app.py chalicelib tests tools clients/python
 
 typecheck: $(STAMP)
 	$(BIN)/mypy  # files from pyproject.toml: chalicelib, app.py, tools
+	cd clients/python && $(abspath $(BIN))/mypy  # the wrapper, by its own config
 
+# The Go client's tests run inside pytest (tests/test_go_client.py) when `go` is installed.
 pytest: $(STAMP)
+	@command -v go >/dev/null || echo "*** Go client tests SKIPPED: no go on PATH. Run: apt-get install golang-go ***"
 	$(BIN)/pytest -q
 
 # Deploying (docs/deploy.md): credentials and region come from the usual AWS chain.

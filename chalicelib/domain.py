@@ -21,7 +21,7 @@ from chalicelib import schedule
 
 Status = Literal["new", "up", "down", "paused"]
 Kind = Literal["simple", "cron"]
-Action = Literal["success", "start", "fail", "log", "ign"]
+Action = Literal["success", "start", "fail", "log", "progress", "ign"]
 FlipReason = Literal["timeout", "fail", "overrun", "ping", "pause", "resume"]
 
 DEFAULT_TIMEOUT_SECONDS = 86_400
@@ -204,7 +204,7 @@ def apply_ping(check: Check, ping: Ping, now: datetime, lease_from: datetime) ->
     """
     require_aware(now)
     kind = _effective_action(check, ping)
-    if kind in ("log", "ign"):
+    if kind in ("log", "progress", "ign"):
         return PingResult(check, kind, None, None)
     if kind == "start":
         runs = _open_run(check.runs, ping.rid, now)
@@ -225,7 +225,8 @@ def _effective_action(check: Check, ping: Ping) -> Action:
     if check.methods == "POST" and ping.method != "POST":
         return "ign"
     action = ping.action
-    if check.filter_http_body:
+    # A progress ping only says "still running"; its message must never finish the run.
+    if check.filter_http_body and action != "progress":
         action = classify_body(check, ping.body)
     if check.status == "paused" and check.manual_resume:
         return "ign"

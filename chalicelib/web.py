@@ -28,6 +28,7 @@ UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 SLUG_PATTERN = re.compile(r"[-a-zA-Z0-9_]+")
 EXIT_STATUS_PATTERN = re.compile(r"[0-9]+")
 SUFFIX_ACTIONS: dict[str, Action] = {"start": "start", "fail": "fail", "log": "log"}
+SUFFIX_ACTIONS["progress"] = "progress"  # Vigil's heartbeat from a running job (issue 11)
 MAX_EXIT_STATUS = 255
 UA_MAX = 200
 NO_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
