@@ -105,7 +105,9 @@ def clip(text: str, limit: int) -> str:
 
 
 def clip_check(check: Check, limit: int) -> Check:
-    changes = {name: clip(getattr(check, name), limit) for name in CLIPPED_CHECK_FIELDS}
+    changes: dict[str, Any] = {
+        name: clip(getattr(check, name), limit) for name in CLIPPED_CHECK_FIELDS
+    }
     return replace(check, **changes)
 
 

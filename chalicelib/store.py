@@ -17,15 +17,17 @@ this module: lost races become ``StaleCheck`` and missing items ``NotFound``.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import domain, items
+from chalicelib import domain, items, metrics
 from chalicelib.domain import Check, Flip, LoggedPing, Ping
 from chalicelib.errors import NotFound, SlugTaken, StaleCheck
-from chalicelib.items import Item, check_key, n, t
+from chalicelib.items import Item, MalformedItem, check_key, n, t
+from chalicelib.logs import log_event
 
 DUE_INDEX = "due"
 PROJECT_INDEX = "by_project"
@@ -33,6 +35,8 @@ FLIP_RETENTION = timedelta(days=93)
 TTL_ATTRIBUTE = "expires"
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
+
+logger = logging.getLogger("vigil")
 
 TABLE_SCHEMA: dict[str, Any] = {
     "AttributeDefinitions": [
@@ -281,8 +285,7 @@ class DynamoStore:
                 ExpressionAttributeValues={":s": {"S": str(shard)}, ":now": items.epoch(now)},
             )
             for page in pages:
-                for item in page.get("Items", []):
-                    yield items.check_from_item(item)
+                yield from readable_checks(page.get("Items", []))
 
     def project_checks(self, project: str) -> list[Check]:
         """Every check of a project: keys from the project index, items read consistently."""
@@ -298,7 +301,7 @@ class DynamoStore:
             for item in page.get("Items", [])
             if item["sk"]["S"] == items.CHECK_SK
         ]
-        found = [items.check_from_item(item) for item in self._batch_get(keys)]
+        found = list(readable_checks(self._batch_get(keys)))
         return sorted(found, key=lambda check: (check.created, check.uuid))
 
     def count_project_checks(self, project: str) -> int:
@@ -503,6 +506,21 @@ class DynamoStore:
     def ping(self) -> None:
         """A cheap consistent read: proves the table answers (the status endpoint)."""
         self._get({"pk": {"S": "STATUS"}, "sk": {"S": "STATUS"}})
+
+
+def readable_checks(found: list[Item]) -> Iterator[Check]:
+    """The checks these items hold; one that cannot be read is logged, counted and skipped.
+
+    So a single bad item (written by hand, or by an older version) never aborts a sweep or a
+    listing. A due one stays due, and is reported again on every sweep until it is repaired.
+    """
+    for item in found:
+        try:
+            yield items.check_from_item(item)
+        except MalformedItem as error:
+            logger.error("skipped a check item that cannot be read: %s", error)
+            log_event("malformed_item", key=error.key, problem=str(error.__cause__))
+            metrics.count(metrics.MALFORMED_ITEMS)
 
 
 def _guard_last_ping(update: items.Update, before: Check) -> str:
