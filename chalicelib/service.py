@@ -109,7 +109,12 @@ def record_ping(deps: Deps, check_uuid: str, ping: Ping, now: datetime) -> Check
         raise NotFound()
     ping = replace(ping, rid=normalize_rid(ping.rid))
     result, stored = _write_ping(deps, check, ping, now)
-    deps.store.log_ping(check_uuid, stored.n_pings, result.kind, ping, now)
+    try:
+        deps.store.log_ping(check_uuid, stored.n_pings, result.kind, ping, now)
+    except NotFound:
+        # Deleted between the two writes: answered as a ping to a deleted check (404).
+        deps.snapshots.drop(check_uuid)
+        raise
     log_event("ping", check=check_uuid, kind=result.kind, n=stored.n_pings, rid=ping.rid)
     metrics.count(metrics.PINGS, kind=result.kind)
     _prune_ping_log(deps, stored)
@@ -202,7 +207,12 @@ def deliver(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:
     A failure leaves the flip in the outbox; once its lease runs out a sweep retries it. So
     delivery is at least once, and the stable flip id lets subscribers drop a repeat.
     """
-    deps.store.record_flip(check.uuid, flip)
+    try:
+        deps.store.record_flip(check.uuid, flip)
+    except NotFound:
+        # The check was deleted while its flip waited: nobody is left to alert about.
+        log_event("flip_dropped", check=check.uuid, flip=flip.id, why="check deleted")
+        return domain.without_flip(check, flip.id)
     if flip.notifies and check.alerts_enabled:
         alert = build_alert(check, flip, deps.store.last_ping_entry(check.uuid))
         try:

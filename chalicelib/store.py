@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import domain, items, metrics
+from chalicelib.clock import utc_now
 from chalicelib.domain import Check, Flip, LoggedPing, Ping
 from chalicelib.errors import NotFound, SlugTaken, StaleCheck
 from chalicelib.items import Item, MalformedItem, check_key, n, t
@@ -32,7 +33,20 @@ from chalicelib.logs import log_event
 DUE_INDEX = "due"
 PROJECT_INDEX = "by_project"
 FLIP_RETENTION = timedelta(days=93)
+# The ping log is kept by count (VIGIL_PING_LOG_LIMIT); the TTL also bounds its age, and
+# removes any entry a deleted check might still have left behind.
+PING_RETENTION = timedelta(days=366)
 TTL_ATTRIBUTE = "expires"
+# A deleted check leaves fences on the keys an in-flight ping or delivery could still write
+# (its newest log numbers, its undelivered flips): bare keys marked ``gone`` that expire soon.
+FENCE_ATTRIBUTE = "gone"
+FENCE_TTL = timedelta(days=1)
+FENCED_PINGS = 100
+MAX_DELETE_ATTEMPTS = 200
+# Log and flip writes fail on a fence. attribute_not_exists is true when there is no item at
+# all, so an ordinary write is never refused:
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.OperatorsAndFunctions.html
+UNLESS_FENCED = "attribute_not_exists(#gone)"
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 
@@ -101,10 +115,13 @@ class BadgeOwner:
 
 
 class DynamoStore:
-    def __init__(self, client_factory: Callable[[], Any], table: str) -> None:
+    def __init__(
+        self, client_factory: Callable[[], Any], table: str, clock: Callable[[], datetime] = utc_now
+    ) -> None:
         self._client_factory = client_factory
         self._client: Any = None
         self.table = table
+        self.clock = clock  # only to date the fences a delete leaves
 
     @property
     def client(self) -> Any:
@@ -204,13 +221,32 @@ class DynamoStore:
         return replace(after, sv=before.sv + 1)
 
     def delete_check(self, check: Check) -> None:
-        """Delete the check with its slug and badge entries, then its ping log and flips."""
+        """Delete the check with its slug and badge entries, then its ping log and flips.
+
+        A ping racing the delete may have updated the check and not yet logged itself (or
+        recorded its flip). The delete is conditional on the ping count and state version, so
+        it knows every log number and flip such a ping can hold, and fences those keys.
+        """
+        for _ in range(MAX_DELETE_ATTEMPTS):
+            try:
+                self._delete_check_item(check)
+            except StaleCheck as stale:
+                assert isinstance(stale.current, Check)
+                check = stale.current
+                continue
+            self._purge(check)
+            return
+        raise RuntimeError(f"gave up deleting {check.uuid} after {MAX_DELETE_ATTEMPTS} races")
+
+    def _delete_check_item(self, check: Check) -> None:
         writes: list[Item] = [
             {
                 "Delete": {
                     "TableName": self.table,
                     "Key": check_key(check.uuid),
-                    "ConditionExpression": "attribute_exists(pk)",
+                    "ConditionExpression": "#n = :n AND #sv = :sv",
+                    "ExpressionAttributeNames": {"#n": "n_pings", "#sv": "sv"},
+                    "ExpressionAttributeValues": {":n": n(check.n_pings), ":sv": n(check.sv)},
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
             }
@@ -218,7 +254,20 @@ class DynamoStore:
         writes += self._slug_moves(check.project, check.slug, "", check.uuid)
         writes.append({"Delete": {"TableName": self.table, "Key": _badge_key(check.badge_key)}})
         self._transact_on_check(writes)
-        self._delete_keys(self._keys_with_prefix(f"CHECK#{check.uuid}", ""))
+
+    def _purge(self, check: Check) -> None:
+        """Fence what an in-flight write could still add, delete everything else."""
+        pk = f"CHECK#{check.uuid}"
+        newest = check.n_pings
+        numbers = range(max(newest - FENCED_PINGS, 0) + 1, newest + 1)
+        fenced = {items.ping_sk(number) for number in numbers}
+        fenced |= {_flip_sk(flip) for flip in check.outbox.values()}
+        expires = n(int((self.clock() + FENCE_TTL).timestamp()))
+        fence: Item = {FENCE_ATTRIBUTE: {"BOOL": True}, TTL_ATTRIBUTE: expires, "pk": {"S": pk}}
+        puts = [{"PutRequest": {"Item": {**fence, "sk": {"S": sk}}}} for sk in sorted(fenced)]
+        stale = [key for key in self._keys_with_prefix(pk, "") if key["sk"]["S"] not in fenced]
+        self._write_batches(puts)
+        self._delete_keys(stale)
 
     def _transact_on_check(self, writes: list[Item]) -> None:
         """Run a transaction whose first write is conditional on the check; map its failure."""
@@ -260,7 +309,10 @@ class DynamoStore:
         except self.client.exceptions.ConditionalCheckFailedException:
             alone = items.Update()
             alone.remove_map_entry("outbox", flip_id)
-            self._update(check.uuid, alone, "attribute_exists(pk)")
+            try:
+                self._update(check.uuid, alone, "attribute_exists(pk)")
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return  # the check was deleted meanwhile: there is no outbox left
 
     def _update(self, check_uuid: str, update: items.Update, condition: str) -> None:
         kwargs: dict[str, Any] = {}
@@ -358,8 +410,21 @@ class DynamoStore:
     # --- ping log and flips ---------------------------------------------------------
 
     def log_ping(self, check_uuid: str, number: int, kind: str, ping: Ping, at: datetime) -> None:
+        """Log a ping; ``NotFound`` if the check was deleted since the ping counted it."""
         item = items.ping_item(check_uuid, number, kind, ping, at)
-        self.client.put_item(TableName=self.table, Item=item)
+        item[TTL_ATTRIBUTE] = n(int((at + PING_RETENTION).timestamp()))
+        self._put_unless_fenced(item)
+
+    def _put_unless_fenced(self, item: Item) -> None:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=item,
+                ConditionExpression=UNLESS_FENCED,
+                ExpressionAttributeNames={"#gone": FENCE_ATTRIBUTE},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise NotFound() from None
 
     def last_ping_entry(self, check_uuid: str) -> LoggedPing | None:
         found = self.pings(check_uuid, newest=None, limit=1)
@@ -403,14 +468,17 @@ class DynamoStore:
         self._delete_keys([item for page in pages for item in page.get("Items", [])])
 
     def record_flip(self, check_uuid: str, flip: Flip) -> None:
-        """Idempotent: the key is derived from the flip, so a retried delivery rewrites it."""
+        """Idempotent: the key is derived from the flip, so a retried delivery rewrites it.
+
+        ``NotFound`` if the check was deleted while the flip waited to be delivered.
+        """
         item: Item = {
             "pk": {"S": f"CHECK#{check_uuid}"},
-            "sk": {"S": f"FLIP#{flip.at.isoformat()}#{flip.id}"},
+            "sk": {"S": _flip_sk(flip)},
             TTL_ATTRIBUTE: n(int((flip.at + FLIP_RETENTION).timestamp())),
             **items.flip_attrs(flip),
         }
-        self.client.put_item(TableName=self.table, Item=item)
+        self._put_unless_fenced(item)
 
     def flips(self, check_uuid: str, since: datetime | None = None) -> list[Flip]:
         """Recorded flips, newest first; ``since`` bounds the key range (TTL lags)."""
@@ -440,13 +508,11 @@ class DynamoStore:
         return [item for page in pages for item in page.get("Items", [])]
 
     def _delete_keys(self, keys: list[Item]) -> None:
-        for start in range(0, len(keys), BATCH_WRITE_LIMIT):
-            pending: dict[str, Any] = {
-                self.table: [
-                    {"DeleteRequest": {"Key": key}}
-                    for key in keys[start : start + BATCH_WRITE_LIMIT]
-                ]
-            }
+        self._write_batches([{"DeleteRequest": {"Key": key}} for key in keys])
+
+    def _write_batches(self, requests: list[Item]) -> None:
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {self.table: requests[start : start + BATCH_WRITE_LIMIT]}
             while pending:
                 reply = self.client.batch_write_item(RequestItems=pending)
                 pending = reply.get("UnprocessedItems") or {}
@@ -529,6 +595,10 @@ def _guard_last_ping(update: items.Update, before: Check) -> str:
         return "attribute_not_exists(#lp_old)"
     update.values[":lp_old"] = t(before.last_ping)
     return "#lp_old = :lp_old"
+
+
+def _flip_sk(flip: Flip) -> str:
+    return f"FLIP#{flip.at.isoformat()}#{flip.id}"
 
 
 def _slug_key(project: str, slug: str) -> Item:

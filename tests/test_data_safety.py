@@ -109,3 +109,106 @@ class TestMalformedItems:
         assert names == ["job-1", "job-2"]
         assert malformed_counted(lines) == 1
         assert "cannot be read" in caplog.text
+
+
+# --- a DELETE racing a ping -----------------------------------------------------------------
+
+
+def partition(deps: Any, check_uuid: str) -> list[dict[str, Any]]:
+    return boto3.client("dynamodb").query(
+        TableName=deps.settings.table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"CHECK#{check_uuid}"}},
+    )["Items"]
+
+
+def assert_nothing_left(deps: Any, check: Any) -> None:
+    """Only fences remain: bare keys marked gone, expiring a day after the delete."""
+    left = partition(deps, check.uuid)
+    for item in left:
+        assert set(item) == {"pk", "sk", "gone", "expires"}, item
+        assert int(item["expires"]["N"]) == int((T0 + timedelta(days=1)).timestamp())
+    assert deps.store.get_check(check.uuid) is None
+
+
+class TestDeleteRacingAPing:
+    @pytest.fixture(autouse=True)
+    def fixed_clock(self, deps: Any) -> None:
+        deps.store.clock = lambda: T0
+
+    def delete_before(self, deps: Any, name: str, stale: Any) -> list[int]:
+        """Run the DELETE (from a copy read before the ping) just before ``store.<name>``."""
+        original = getattr(deps.store, name)
+        calls: list[int] = []
+
+        def racing(*args: Any) -> Any:
+            if not calls:
+                deps.store.delete_check(stale)
+            calls.append(1)
+            return original(*args)
+
+        setattr(deps.store, name, racing)
+        return calls
+
+    def test_delete_between_the_check_write_and_the_log_write(
+        self, client: Any, deps: Any, project: Any
+    ) -> None:
+        check = new_check(deps, project, slug="nightly")
+        for minute in range(3):
+            service.record_ping(deps, check.uuid, Ping("success"), T0 + minute * MINUTE)
+        stale = deps.store.get_check(check.uuid)
+        calls = self.delete_before(deps, "log_ping", stale)
+
+        reply = client.http.post(f"/ping/{check.uuid}", body=b"racing")
+
+        assert calls == [1]
+        assert (reply.status_code, reply.body) == (404, b"not found")
+        assert_nothing_left(deps, check)
+        assert deps.store.checks_with_slug(project.project, "nightly") == []
+        # The ping counted itself (n = 4) before the delete: that number is fenced.
+        fences = {item["sk"]["S"] for item in partition(deps, check.uuid)}
+        assert fences == {f"PING#{n:010d}" for n in range(1, 5)}
+        again = client.http.post(f"/ping/{check.uuid}")
+        assert (again.status_code, again.body) == (404, b"not found")
+
+    def test_delete_between_a_fail_ping_and_its_flip(
+        self, client: Any, deps: Any, project: Any, aws: dict[str, str]
+    ) -> None:
+        check = new_check(deps, project)
+        service.record_ping(deps, check.uuid, Ping("success"), T0)
+        stale = deps.store.get_check(check.uuid)
+        calls = self.delete_before(deps, "record_flip", stale)
+
+        reply = client.http.post(f"/ping/{check.uuid}/fail", body=b"disk full")
+
+        assert calls == [1]
+        # Logged before the delete: Healthchecks answers such a ping 200.
+        assert (reply.status_code, reply.body) == (200, b"OK")
+        assert_nothing_left(deps, check)
+        assert read_alerts(aws["queue_url"]) == []
+
+    def test_a_sweep_delivering_to_a_deleted_check_drops_the_flip(
+        self, deps: Any, project: Any, aws: dict[str, str]
+    ) -> None:
+        check = new_check(deps, project)
+        service.record_ping(deps, check.uuid, Ping("success"), T0)
+        due = list(deps.store.due_checks(T0 + 5 * MINUTE, deps.settings.due_shards))
+        # The sweep flips the check down; the DELETE lands before the flip is recorded.
+        self.delete_before(deps, "record_flip", None)
+        original_delete = deps.store.delete_check
+        deps.store.delete_check = lambda _: original_delete(deps.store.get_check(check.uuid))
+
+        report = service.SweepReport()
+        for snapshot in due:
+            service._sweep_check(deps, snapshot, T0 + 5 * MINUTE, report)
+
+        assert (report.flipped, report.errors) == (1, 0)
+        assert_nothing_left(deps, check)
+        assert read_alerts(aws["queue_url"]) == []
+
+
+def test_ping_log_entries_expire_after_a_year(deps: Any, project: Any) -> None:
+    check = new_check(deps, project)
+    service.record_ping(deps, check.uuid, Ping("success"), T0)
+    (entry,) = [i for i in partition(deps, check.uuid) if i["sk"]["S"].startswith("PING#")]
+    assert int(entry["expires"]["N"]) == int((T0 + timedelta(days=366)).timestamp())
