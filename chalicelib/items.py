@@ -137,7 +137,7 @@ def _decode(kind: str, attr: Item) -> Any:
 
 
 def flip_attrs(flip: Flip) -> Item:
-    return {
+    attrs: Item = {
         "id": {"S": flip.id},
         "at": t(flip.at),
         "old": {"S": flip.old},
@@ -145,6 +145,9 @@ def flip_attrs(flip: Flip) -> Item:
         "reason": {"S": flip.reason},
         "lease": t(flip.lease),
     }
+    if flip.attempts:
+        attrs["attempts"] = n(flip.attempts)
+    return attrs
 
 
 def flip_from(attrs: Item, flip_id: str | None = None) -> Flip:
@@ -155,6 +158,7 @@ def flip_from(attrs: Item, flip_id: str | None = None) -> Flip:
         new=attrs["new"]["S"],
         reason=attrs["reason"]["S"],
         lease=parse_t(attrs["lease"]),
+        attempts=int(attrs["attempts"]["N"]) if "attempts" in attrs else 0,
     )
 
 

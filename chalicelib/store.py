@@ -294,6 +294,37 @@ class DynamoStore:
             return False
         return True
 
+    def defer_delivery(self, check: Check, held: Flip, retry: Flip, shards: int) -> bool:
+        """A publish failed: lease the flip until ``retry.lease``, if its lease is still ``held``.
+
+        The check's deadline moves with it, so the sweeps in between do not even read the
+        check; that part only while the state is still ``check``'s (version and last ping),
+        otherwise the lease moves alone and the next sweep refreshes the deadline. False if
+        another sweep took the flip over or the check is gone.
+        """
+        update = items.Update()
+        update.set_map_entry("outbox", retry.id, {"M": items.flip_attrs(retry)})
+        update.set_deadline(domain.with_flip(check, retry), shards)
+        update.names["#held"] = retry.id
+        update.values[":held"] = t(held.lease)
+        update.values[":sv_old"] = n(check.sv)
+        condition = "#outbox.#held.lease = :held AND sv = :sv_old"
+        condition += " AND " + _guard_last_ping(update, check)
+        try:
+            self._update(check.uuid, update, condition)
+            return True
+        except self.client.exceptions.ConditionalCheckFailedException:
+            pass
+        alone = items.Update()
+        alone.set_map_entry("outbox", retry.id, {"M": items.flip_attrs(retry)})
+        alone.names["#held"] = retry.id
+        alone.values[":held"] = t(held.lease)
+        try:
+            self._update(check.uuid, alone, "#outbox.#held.lease = :held")
+            return True
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+
     def remove_from_outbox(self, check: Check, flip_id: str, shards: int) -> None:
         """Delivered: forget the flip, and take its lease out of ``alert_after``.
 
