@@ -200,3 +200,17 @@ def test_the_lambda_handler_bounds_the_sweep_by_its_remaining_time(
     # Chalice's test context gives a Lambda 3 s; what is left is read from it, in seconds.
     (left,) = seen
     assert 0 < left <= 3.0
+
+
+def test_the_failed_publish_alarm_stays_on_while_an_alert_is_stuck() -> None:
+    """One failure alarms, and the window outlasts the longest retry delay plus a sweep."""
+    from chalicelib import domain
+    from tools.alarms import alarms
+
+    alarm = alarms(lambda suffix: suffix, "api", "sweep", "topic")["AlertsFailedAlarm"]
+    assert (alarm["MetricName"], alarm["Dimensions"][0]["Value"]) == ("AlertsFailed", "sweep")
+    assert (alarm["Threshold"], alarm["DatapointsToAlarm"]) == (1, 1)
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    window = timedelta(seconds=alarm["Period"] * alarm["EvaluationPeriods"])
+    assert window >= domain.retry_delay(1_000) + 2 * MINUTE
