@@ -20,7 +20,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import domain, items, metrics
@@ -629,7 +629,8 @@ def _guard_last_ping(update: items.Update, before: Check) -> str:
 
 
 def _flip_sk(flip: Flip) -> str:
-    return f"FLIP#{flip.at.isoformat()}#{flip.id}"
+    # In UTC, as items store times: a fence built from the stored outbox must hit this key.
+    return f"FLIP#{flip.at.astimezone(UTC).isoformat()}#{flip.id}"
 
 
 def _slug_key(project: str, slug: str) -> Item:
