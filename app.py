@@ -103,4 +103,7 @@ def _request() -> Request:
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep")
 def sweep(event: Any) -> None:
-    service.sweep_invocation(deps(), utc_now, time.sleep)
+    # event.context, not app.lambda_context: Chalice sets the latter for HTTP only (traps.md §2).
+    remaining_ms = getattr(event.context, "get_remaining_time_in_millis", None)
+    time_left = None if remaining_ms is None else lambda: remaining_ms() / 1000
+    service.sweep_invocation(deps(), utc_now, time.sleep, time_left=time_left)

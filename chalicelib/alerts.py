@@ -4,6 +4,12 @@ One SNS message per notifying flip, ``MessageStructure=json``: machines (default
 https, email-json) get a versioned JSON document, email gets readable text, SMS a single line.
 Message attributes let subscription filter policies pick events, reasons, checks, projects
 and tags. Every message carries the flip id so at-least-once delivery can be de-duplicated.
+
+Every alert must be deliverable whatever a check's fields hold (design guarantee 9). SNS
+refuses a message over 256 KB, and with ``MessageStructure=json`` every protocol's copy counts
+(traps.md section 10), so the machine JSON is carried once, under ``default``, which SNS hands
+to every protocol without its own key; free-text fields are cut with a visible marker; and the
+result is measured, cutting harder until it fits ``ALERT_BUDGET_BYTES``.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.check_json import check_to_dict
@@ -21,6 +27,27 @@ from chalicelib.inputs import printable
 ALERT_FORMAT_VERSION = 1
 BODY_EXCERPT_BYTES = 1_000
 SUBJECT_MAX = 99  # SNS rejects subjects of 100 characters or more
+SNS_MESSAGE_LIMIT_BYTES = 262_144  # message plus attributes, all protocols' copies together
+# A third of the limit: Publish travels URL-encoded, at most three bytes per byte, so even the
+# HTTP request stays under SNS's limit. Real alerts are a few KB; only absurd fields come near.
+ALERT_BUDGET_BYTES = SNS_MESSAGE_LIMIT_BYTES // 3 - 2_048
+# (characters kept per free-text field, bytes kept of the last ping's body), tried in order
+# until the alert fits. The last step is small enough to fit whatever the check holds.
+CLIP_STEPS = ((4_000, BODY_EXCERPT_BYTES), (1_000, 500), (200, 200), (40, 0))
+# Free text a user or a job controls; everything else in an alert is short by construction.
+# site_root comes from the Host header of the ?create=1 ping that made the check.
+CLIPPED_CHECK_FIELDS = (
+    "name",
+    "slug",
+    "tags",
+    "desc",
+    "start_kw",
+    "success_kw",
+    "failure_kw",
+    "site_root",
+)
+CLIPPED_PING_FIELDS = ("ua", "remote_addr")
+TAGS_ATTRIBUTE_BYTES = 2_048
 
 
 @dataclass(frozen=True)
@@ -32,24 +59,74 @@ class Alert:
 
 
 def build_alert(check: Check, flip: Flip, last_ping: LoggedPing | None) -> Alert:
+    """The alert for ``flip``, cut down step by step until it fits ``ALERT_BUDGET_BYTES``."""
+    for text_limit, body_limit in CLIP_STEPS:
+        clipped = clip_check(check, text_limit)
+        alert = _compose(check, clipped, flip, clip_ping(last_ping, text_limit, body_limit))
+        if published_size(alert) <= ALERT_BUDGET_BYTES:
+            break
+    return alert
+
+
+def _compose(original: Check, check: Check, flip: Flip, last_ping: LoggedPing | None) -> Alert:
     document = alert_document(check, flip, last_ping)
-    machine = json.dumps(document, sort_keys=True)
+    # Protocols without a key of their own (sqs, lambda, http, https, email-json) get
+    # ``default``: one copy of the document instead of six.
     envelope = {
-        "default": machine,
-        "sqs": machine,
-        "lambda": machine,
-        "https": machine,
-        "http": machine,
-        "email-json": machine,
+        "default": json.dumps(document, sort_keys=True),
         "email": email_text(check, flip, last_ping),
         "sms": sms_text(check, flip),
     }
     return Alert(
         subject=subject(check, flip),
         message=json.dumps(envelope),
-        attributes=message_attributes(check, flip),
+        # From the original: a cut tag would filter as a tag the check does not have.
+        attributes=message_attributes(original, flip),
         document=document,
     )
+
+
+def published_size(alert: Alert) -> int:
+    """Bytes SNS counts against its limit: the message, the subject and every attribute."""
+    size = len(alert.message.encode()) + len(alert.subject.encode())
+    for name, attribute in alert.attributes.items():
+        size += len(name.encode()) + sum(len(value.encode()) for value in attribute.values())
+    return size
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with a marker saying how much is missing.
+
+    Lone surrogates (old items, written before input validation) become "?": SNS takes UTF-8.
+    """
+    text = text.encode("utf-8", errors="replace").decode()
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit} more characters cut]"
+
+
+def clip_check(check: Check, limit: int) -> Check:
+    changes: dict[str, Any] = {
+        name: clip(getattr(check, name), limit) for name in CLIPPED_CHECK_FIELDS
+    }
+    return replace(check, **changes)
+
+
+def clip_ping(last: LoggedPing | None, limit: int, body_limit: int) -> LoggedPing | None:
+    if last is None:
+        return None
+    changes: dict[str, Any] = {
+        name: clip(getattr(last.ping, name), limit) for name in CLIPPED_PING_FIELDS
+    }
+    changes["body"] = clip_body(last.ping.body, body_limit)
+    return replace(last, ping=replace(last.ping, **changes))
+
+
+def clip_body(body: bytes, limit: int) -> bytes:
+    """The body's first ``limit`` bytes, with a marker if there was more."""
+    if len(body) <= limit:
+        return body
+    return body[:limit] + f"… [{len(body) - limit} more bytes cut]".encode()
 
 
 def alert_document(check: Check, flip: Flip, last_ping: LoggedPing | None) -> dict[str, Any]:
@@ -84,8 +161,8 @@ def _last_ping_doc(last: LoggedPing) -> dict[str, Any]:
 
 
 def _excerpt(body: bytes) -> str:
-    text = body[:BODY_EXCERPT_BYTES].decode("utf-8", errors="replace")
-    return text + ("…" if len(body) > BODY_EXCERPT_BYTES else "")
+    # build_alert has already cut the body to an excerpt (clip_body).
+    return body.decode("utf-8", errors="replace")
 
 
 def display_name(check: Check) -> str:
@@ -159,11 +236,21 @@ def message_attributes(check: Check, flip: Flip) -> dict[str, dict[str, str]]:
         "check": {"DataType": "String", "StringValue": check.uuid},
         "project": {"DataType": "String", "StringValue": check.project},
         "flip_id": {"DataType": "String", "StringValue": flip.id},
-        "tags": {"DataType": "String.Array", "StringValue": json.dumps(check.tag_list)},
+        "tags": {"DataType": "String.Array", "StringValue": tags_attribute(check.tag_list)},
     }
     if flip.new == "down":
         attributes["reason"] = {"DataType": "String", "StringValue": flip.reason}
     return attributes
+
+
+def tags_attribute(tags: list[str]) -> str:
+    """The tags as a JSON array, whole tags only, as many as fit ``TAGS_ATTRIBUTE_BYTES``."""
+    kept: list[str] = []
+    for tag in tags:
+        if len(json.dumps([*kept, tag]).encode()) > TAGS_ATTRIBUTE_BYTES:
+            break
+        kept.append(tag)
+    return json.dumps(kept)
 
 
 class SnsAlerter:

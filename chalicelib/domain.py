@@ -31,6 +31,10 @@ DEFAULT_SCHEDULE = "* * * * *"
 NO_RID = "no-rid"  # never a valid rid, and DynamoDB map keys cannot be empty
 # How long the writer of a flip owns its delivery before a sweep may retry it.
 DELIVERY_LEASE = timedelta(seconds=60)
+# A failed publish is retried on each of the next sweeps a few times (a throttle, a blip),
+# then ever less often, so an undeliverable alert does not cost every sweep a publish.
+FAST_RETRIES = 3
+MAX_RETRY_DELAY = timedelta(minutes=15)
 # Runs that are never closed (a job that crashed after /start with a fresh rid each time)
 # must not grow the item without bound.
 MAX_OPEN_RUNS = 50
@@ -44,6 +48,7 @@ class Flip:
     new: Status
     reason: FlipReason
     lease: datetime
+    attempts: int = 0  # publishes that failed so far
 
     @property
     def notifies(self) -> bool:
@@ -342,6 +347,27 @@ def flip_down(check: Check, overdue: Overdue, lease_from: datetime) -> tuple[Che
 def deliverable(check: Check, now: datetime) -> list[Flip]:
     """Flips in the outbox whose delivery lease has run out, oldest first."""
     return sorted((flip for flip in check.outbox.values() if flip.lease <= now), key=lambda f: f.at)
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long after its ``failures``-th failed publish a flip is retried.
+
+    One minute (the next sweep) three times, then 2, 4 and 8 minutes, then every 15.
+    """
+    if failures <= FAST_RETRIES:
+        return DELIVERY_LEASE
+    doublings = min(failures - FAST_RETRIES, 10)  # 2**10 minutes is past the cap already
+    return min(DELIVERY_LEASE * (1 << doublings), MAX_RETRY_DELAY)
+
+
+def after_failed_publish(flip: Flip, now: datetime) -> Flip:
+    """The flip with one more failure counted, leased until its next retry."""
+    failures = flip.attempts + 1
+    return replace(flip, attempts=failures, lease=now + retry_delay(failures))
+
+
+def with_flip(check: Check, flip: Flip) -> Check:
+    return replace(check, outbox={**check.outbox, flip.id: flip})
 
 
 def without_flip(check: Check, flip_id: str) -> Check:

@@ -99,7 +99,24 @@ def deadline_attrs(check: Check, shards: int) -> Item:
     return {"alert_after": epoch(due), "due_shard": {"S": due_shard(check.uuid, shards)}}
 
 
+class MalformedItem(Exception):
+    """A stored check item that cannot be read (a missing or wrongly typed attribute)."""
+
+    def __init__(self, key: str, problem: Exception) -> None:
+        super().__init__(f"malformed check item {key}: {problem!r}")
+        self.key = key
+
+
 def check_from_item(item: Item) -> Check:
+    """The check an item holds; ``MalformedItem`` if an attribute is missing or mistyped."""
+    try:
+        return _check_from_item(item)
+    except (KeyError, TypeError, ValueError, AttributeError) as problem:
+        key = str(item.get("pk", {}).get("S", "?")) if isinstance(item, dict) else "?"
+        raise MalformedItem(key, problem) from problem
+
+
+def _check_from_item(item: Item) -> Check:
     config = {
         name: _decode(kind, item[name]) if name in item else default
         for name, kind, default in _CONFIG_FIELDS
@@ -133,7 +150,7 @@ def _decode(kind: str, attr: Item) -> Any:
 
 
 def flip_attrs(flip: Flip) -> Item:
-    return {
+    attrs: Item = {
         "id": {"S": flip.id},
         "at": t(flip.at),
         "old": {"S": flip.old},
@@ -141,6 +158,9 @@ def flip_attrs(flip: Flip) -> Item:
         "reason": {"S": flip.reason},
         "lease": t(flip.lease),
     }
+    if flip.attempts:
+        attrs["attempts"] = n(flip.attempts)
+    return attrs
 
 
 def flip_from(attrs: Item, flip_id: str | None = None) -> Flip:
@@ -151,6 +171,7 @@ def flip_from(attrs: Item, flip_id: str | None = None) -> Flip:
         new=attrs["new"]["S"],
         reason=attrs["reason"]["S"],
         lease=parse_t(attrs["lease"]),
+        attempts=int(attrs["attempts"]["N"]) if "attempts" in attrs else 0,
     )
 
 

@@ -41,6 +41,7 @@ SWEEP_DURATION = "SweepDuration"  # timing, seconds
 DUE_CHECKS = "DueChecks"  # gauge, count
 OLDEST_DUE_LAG = "OldestDueLagSeconds"  # gauge, seconds
 SWEEP_COMPLETED = "SweepCompleted"  # count: the sweeper's heartbeat
+MALFORMED_ITEMS = "MalformedItems"  # count: check items skipped because they cannot be read
 
 FUNCTION_DIMENSION = "FunctionName"
 # EMF limits: 100 values per metric in one line, 30 dimensions per set.

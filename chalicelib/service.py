@@ -114,7 +114,12 @@ def record_ping(deps: Deps, check_uuid: str, ping: Ping, now: datetime) -> Check
         raise NotFound()
     ping = replace(ping, rid=normalize_rid(ping.rid))
     result, stored = _write_ping(deps, check, ping, now)
-    deps.store.log_ping(check_uuid, stored.n_pings, result.kind, ping, now)
+    try:
+        deps.store.log_ping(check_uuid, stored.n_pings, result.kind, ping, now)
+    except NotFound:
+        # Deleted between the two writes: answered as a ping to a deleted check (404).
+        deps.snapshots.drop(check_uuid)
+        raise
     log_event("ping", check=check_uuid, kind=result.kind, n=stored.n_pings, rid=ping.rid)
     metrics.count(metrics.PINGS, kind=result.kind)
     _prune_ping_log(deps, stored)
@@ -213,29 +218,69 @@ def note_flip(check_uuid: str, flip: Flip) -> None:
     metrics.count(metrics.FLIPS)
 
 
-def deliver(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:
+def deliver(
+    deps: Deps, check: Check, flip: Flip, now: datetime, limits: SweepLimits | None = None
+) -> Check:
     """Record the flip, publish it if it notifies, then drop it from the outbox.
 
-    A failure leaves the flip in the outbox; once its lease runs out a sweep retries it. So
-    delivery is at least once, and the stable flip id lets subscribers drop a repeat.
+    A failure leaves the flip in the outbox, leased until its next retry (``retry_delay``);
+    a sweep then retries it. So delivery is at least once, and the stable flip id lets
+    subscribers drop a repeat. A sweep out of publishes (``limits``) leaves the flip for the
+    next sweep as it is.
     """
-    deps.store.record_flip(check.uuid, flip)
+    try:
+        deps.store.record_flip(check.uuid, flip)
+    except NotFound:
+        # The check was deleted while its flip waited: nobody is left to alert about.
+        log_event("flip_dropped", check=check.uuid, flip=flip.id, why="check deleted")
+        return domain.without_flip(check, flip.id)
     if flip.notifies and check.alerts_enabled:
+        if limits is not None and not limits.take_publish():
+            return check
         alert = build_alert(check, flip, deps.store.last_ping_entry(check.uuid))
         try:
             message_id = deps.alerter.publish(alert)
         except Exception:
-            logger.exception("alert publish failed; a later sweep retries it")
-            log_event("alert_failed", check=check.uuid, flip=flip.id)
-            metrics.count(metrics.ALERTS_FAILED)
-            return check
+            return _publish_failed(deps, check, flip, now)
         log_event("alert", check=check.uuid, flip=flip.id, to=flip.new, message=message_id)
         metrics.count(metrics.ALERTS_PUBLISHED)
     deps.store.remove_from_outbox(check, flip.id, deps.settings.due_shards)
     return domain.without_flip(check, flip.id)
 
 
+def _publish_failed(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:
+    """Count the failure and lease the flip until its retry, backing off per failure."""
+    retry = domain.after_failed_publish(flip, now)
+    logger.exception("alert publish failed (attempt %d); next try %s", retry.attempts, retry.lease)
+    log_event("alert_failed", check=check.uuid, flip=flip.id, attempts=retry.attempts)
+    metrics.count(metrics.ALERTS_FAILED)
+    if deps.store.defer_delivery(check, flip, retry, deps.settings.due_shards):
+        return domain.with_flip(check, retry)
+    return check
+
+
 # --- sweeps -----------------------------------------------------------------------------
+
+
+@dataclass
+class SweepLimits:
+    """What one sweep pass may spend: publish attempts, and time on the injected clock."""
+
+    publishes: int
+    stop_at: datetime | None = None
+    clock: Callable[[], datetime] | None = None
+    deferred: int = 0
+
+    def out_of_time(self) -> bool:
+        return self.stop_at is not None and self.clock is not None and self.clock() >= self.stop_at
+
+    def take_publish(self) -> bool:
+        """Spend one publish; False (and the alert is left for the next sweep) when none is left."""
+        if self.publishes <= 0:
+            self.deferred += 1
+            return False
+        self.publishes -= 1
+        return True
 
 
 @dataclass
@@ -244,23 +289,33 @@ class SweepReport:
     flipped: int = 0
     alerts_delivered: int = 0
     alerts_failed: int = 0
+    alerts_deferred: int = 0  # left for the next sweep: this one was out of publishes
     lost_races: int = 0
     refreshed: int = 0
     errors: int = 0
+    out_of_time: bool = False  # stopped at its time budget; the rest stays due
     oldest_due_lag: float = 0.0  # seconds between the oldest due deadline and the sweep
 
 
-def sweep(deps: Deps, now: datetime) -> SweepReport:
-    """One pass over the due index. A check that raises is logged and left due for later."""
+def sweep(deps: Deps, now: datetime, limits: SweepLimits | None = None) -> SweepReport:
+    """One pass over the due index. A check that raises is logged and left due for later.
+
+    ``limits`` bound the pass (by default only its publishes); what it leaves stays due.
+    """
+    limits = limits or SweepLimits(deps.settings.sweep_publish_limit)
     report = SweepReport()
     for check in deps.store.due_checks(now, deps.settings.due_shards):
+        if limits.out_of_time():
+            report.out_of_time = True
+            break
         report.due += 1
         try:
             _note_lag(report, check, now)
-            _sweep_check(deps, check, now, report)
+            _sweep_check(deps, check, now, report, limits)
         except Exception:
             report.errors += 1
             logger.exception("sweep of check %s failed; it stays due", check.uuid)
+    report.alerts_deferred = limits.deferred
     log_event("sweep", **vars(report))
     return report
 
@@ -271,7 +326,14 @@ def _note_lag(report: SweepReport, check: Check, now: datetime) -> None:
         report.oldest_due_lag = max(report.oldest_due_lag, (now - due_at).total_seconds())
 
 
-def _sweep_check(deps: Deps, check: Check, now: datetime, report: SweepReport) -> None:
+def _sweep_check(
+    deps: Deps,
+    check: Check,
+    now: datetime,
+    report: SweepReport,
+    limits: SweepLimits | None = None,
+) -> None:
+    limits = limits or SweepLimits(deps.settings.sweep_publish_limit)
     overdue = domain.find_overdue(check, now)
     if overdue is not None:
         down, flip = domain.flip_down(check, overdue, lease_from=now)
@@ -285,35 +347,44 @@ def _sweep_check(deps: Deps, check: Check, now: datetime, report: SweepReport) -
             return
         report.flipped += 1
         note_flip(check.uuid, flip)
-        _count_delivery(report, deliver(deps, stored, flip, now), flip)
+        _count_delivery(report, deliver(deps, stored, flip, now, limits), flip)
         return
     pending = domain.deliverable(check, now)
     if pending:
-        _retry_deliveries(deps, check, pending, now, report)
+        _retry_deliveries(deps, check, pending, now, report, limits)
         return
     _refresh_deadline(deps, check, report)
 
 
 def _retry_deliveries(
-    deps: Deps, check: Check, pending: list[Flip], now: datetime, report: SweepReport
+    deps: Deps,
+    check: Check,
+    pending: list[Flip],
+    now: datetime,
+    report: SweepReport,
+    limits: SweepLimits,
 ) -> None:
     for flip in pending:
+        if flip.notifies and check.alerts_enabled and limits.publishes <= 0:
+            limits.deferred += 1
+            continue  # no claim: the flip stays deliverable for the next sweep
         lease = now + domain.DELIVERY_LEASE
         if not deps.store.claim_delivery(check.uuid, flip, lease):
             report.lost_races += 1
             continue
         claimed = replace(flip, lease=lease)
-        after = deliver(deps, check, claimed, now)
-        _count_delivery(report, after, claimed)
+        check = deliver(deps, domain.with_flip(check, claimed), claimed, now, limits)
+        _count_delivery(report, check, claimed)
 
 
 def _count_delivery(report: SweepReport, after: Check, flip: Flip) -> None:
     if not flip.notifies:
         return
-    if flip.id in after.outbox:
-        report.alerts_failed += 1
-    else:
+    held = after.outbox.get(flip.id)
+    if held is None:
         report.alerts_delivered += 1
+    elif held.attempts > flip.attempts:
+        report.alerts_failed += 1
 
 
 def _refresh_deadline(deps: Deps, check: Check, report: SweepReport) -> None:
@@ -326,33 +397,69 @@ def _refresh_deadline(deps: Deps, check: Check, report: SweepReport) -> None:
     report.refreshed += 1
 
 
+# Stop starting work this long before Lambda's timeout: the AWS call in progress may take the
+# app's whole retry budget (4 attempts of 2 s connect + 5 s read, plus backoff). With less
+# time than twice that left (a short configured timeout), keep half of what is left.
+SWEEP_RESERVE = timedelta(seconds=30)
+
+
 def sweep_invocation(
     deps: Deps,
     clock: Callable[[], datetime],
     sleep: Callable[[float], None],
     budget: timedelta = timedelta(seconds=60),
+    time_left: Callable[[], float] | None = None,
 ) -> list[SweepReport]:
-    """One pass by default; with ``sweep_seconds`` set, re-sweep until the minute is nearly up."""
+    """One pass by default; with ``sweep_seconds`` set, re-sweep until the minute is nearly up.
+
+    Each pass stops starting work after ``sweep_budget_seconds``, at the next pass in fast
+    mode, and ``SWEEP_RESERVE`` before the invocation's end (``time_left``: seconds, Lambda's
+    remaining time). What a pass leaves stays due for the next.
+    """
     started = clock()
-    reports = [_measured_sweep(deps, clock, started)]
+    ends = None if time_left is None else started + _usable(timedelta(seconds=time_left()))
     interval = deps.settings.sweep_seconds
-    if not interval:
+    step = timedelta(seconds=interval) if interval else None
+    reports = [_measured_sweep(deps, clock, started, ends, step)]
+    if step is None:
         return reports
-    step = timedelta(seconds=interval)
     next_at = started + step
     # Each pass gets a full interval before the minute ends, so invocations never overlap.
-    while next_at + step <= started + budget:
+    while next_at + step <= started + budget and (ends is None or clock() < ends):
         wait = (next_at - clock()).total_seconds()
         if wait > 0:
             sleep(wait)
-        reports.append(_measured_sweep(deps, clock, clock()))
+        reports.append(_measured_sweep(deps, clock, clock(), ends, step))
         next_at += step
     return reports
 
 
-def _measured_sweep(deps: Deps, clock: Callable[[], datetime], now: datetime) -> SweepReport:
+def _usable(left: timedelta) -> timedelta:
+    return max(left - SWEEP_RESERVE, left / 2)
+
+
+def _pass_limits(
+    deps: Deps,
+    clock: Callable[[], datetime],
+    now: datetime,
+    ends: datetime | None,
+    step: timedelta | None,
+) -> SweepLimits:
+    stops = [now + timedelta(seconds=deps.settings.sweep_budget_seconds)]
+    stops += [ends] if ends is not None else []
+    stops += [now + step] if step is not None else []
+    return SweepLimits(deps.settings.sweep_publish_limit, stop_at=min(stops), clock=clock)
+
+
+def _measured_sweep(
+    deps: Deps,
+    clock: Callable[[], datetime],
+    now: datetime,
+    ends: datetime | None,
+    step: timedelta | None,
+) -> SweepReport:
     """A pass plus its metrics; the heartbeat counts only a pass that finished."""
-    report = sweep(deps, now)
+    report = sweep(deps, now, _pass_limits(deps, clock, now, ends, step))
     metrics.timing(metrics.SWEEP_DURATION, (clock() - now).total_seconds())
     metrics.gauge(metrics.DUE_CHECKS, report.due)
     metrics.gauge(metrics.OLDEST_DUE_LAG, report.oldest_due_lag, unit="Seconds")

@@ -17,22 +17,40 @@ this module: lost races become ``StaleCheck`` and missing items ``NotFound``.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import domain, items
+from chalicelib import domain, items, metrics
+from chalicelib.clock import utc_now
 from chalicelib.domain import Check, Flip, LoggedPing, Ping
 from chalicelib.errors import NotFound, SlugTaken, StaleCheck, ValidationFailed
-from chalicelib.items import Item, check_key, n, t
+from chalicelib.items import Item, MalformedItem, check_key, n, t
+from chalicelib.logs import log_event
 
 DUE_INDEX = "due"
 PROJECT_INDEX = "by_project"
 FLIP_RETENTION = timedelta(days=93)
+# The ping log is kept by count (VIGIL_PING_LOG_LIMIT); the TTL also bounds its age, and
+# removes any entry a deleted check might still have left behind.
+PING_RETENTION = timedelta(days=366)
 TTL_ATTRIBUTE = "expires"
+# A deleted check leaves fences on the keys an in-flight ping or delivery could still write
+# (its newest log numbers, its undelivered flips): bare keys marked ``gone`` that expire soon.
+FENCE_ATTRIBUTE = "gone"
+FENCE_TTL = timedelta(days=1)
+FENCED_PINGS = 100
+MAX_DELETE_ATTEMPTS = 200
+# Log and flip writes fail on a fence. attribute_not_exists is true when there is no item at
+# all, so an ordinary write is never refused:
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.OperatorsAndFunctions.html
+UNLESS_FENCED = "attribute_not_exists(#gone)"
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
+
+logger = logging.getLogger("vigil")
 
 TABLE_SCHEMA: dict[str, Any] = {
     "AttributeDefinitions": [
@@ -97,10 +115,13 @@ class BadgeOwner:
 
 
 class DynamoStore:
-    def __init__(self, client_factory: Callable[[], Any], table: str) -> None:
+    def __init__(
+        self, client_factory: Callable[[], Any], table: str, clock: Callable[[], datetime] = utc_now
+    ) -> None:
         self._client_factory = client_factory
         self._client: Any = None
         self.table = table
+        self.clock = clock  # only to date the fences a delete leaves
 
     @property
     def client(self) -> Any:
@@ -201,13 +222,32 @@ class DynamoStore:
         return replace(after, sv=before.sv + 1)
 
     def delete_check(self, check: Check) -> None:
-        """Delete the check with its slug and badge entries, then its ping log and flips."""
+        """Delete the check with its slug and badge entries, then its ping log and flips.
+
+        A ping racing the delete may have updated the check and not yet logged itself (or
+        recorded its flip). The delete is conditional on the ping count and state version, so
+        it knows every log number and flip such a ping can hold, and fences those keys.
+        """
+        for _ in range(MAX_DELETE_ATTEMPTS):
+            try:
+                self._delete_check_item(check)
+            except StaleCheck as stale:
+                assert isinstance(stale.current, Check)
+                check = stale.current
+                continue
+            self._purge(check)
+            return
+        raise RuntimeError(f"gave up deleting {check.uuid} after {MAX_DELETE_ATTEMPTS} races")
+
+    def _delete_check_item(self, check: Check) -> None:
         writes: list[Item] = [
             {
                 "Delete": {
                     "TableName": self.table,
                     "Key": check_key(check.uuid),
-                    "ConditionExpression": "attribute_exists(pk)",
+                    "ConditionExpression": "#n = :n AND #sv = :sv",
+                    "ExpressionAttributeNames": {"#n": "n_pings", "#sv": "sv"},
+                    "ExpressionAttributeValues": {":n": n(check.n_pings), ":sv": n(check.sv)},
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
             }
@@ -215,7 +255,20 @@ class DynamoStore:
         writes += self._slug_moves(check.project, check.slug, "", check.uuid)
         writes.append({"Delete": {"TableName": self.table, "Key": _badge_key(check.badge_key)}})
         self._transact_on_check(writes)
-        self._delete_keys(self._keys_with_prefix(f"CHECK#{check.uuid}", ""))
+
+    def _purge(self, check: Check) -> None:
+        """Fence what an in-flight write could still add, delete everything else."""
+        pk = f"CHECK#{check.uuid}"
+        newest = check.n_pings
+        numbers = range(max(newest - FENCED_PINGS, 0) + 1, newest + 1)
+        fenced = {items.ping_sk(number) for number in numbers}
+        fenced |= {_flip_sk(flip) for flip in check.outbox.values()}
+        expires = n(int((self.clock() + FENCE_TTL).timestamp()))
+        fence: Item = {FENCE_ATTRIBUTE: {"BOOL": True}, TTL_ATTRIBUTE: expires, "pk": {"S": pk}}
+        puts = [{"PutRequest": {"Item": {**fence, "sk": {"S": sk}}}} for sk in sorted(fenced)]
+        stale = [key for key in self._keys_with_prefix(pk, "") if key["sk"]["S"] not in fenced]
+        self._write_batches(puts)
+        self._delete_keys(stale)
 
     def _transact_on_check(self, writes: list[Item]) -> None:
         """Run a transaction whose first write is conditional on the check; map its failure."""
@@ -242,6 +295,37 @@ class DynamoStore:
             return False
         return True
 
+    def defer_delivery(self, check: Check, held: Flip, retry: Flip, shards: int) -> bool:
+        """A publish failed: lease the flip until ``retry.lease``, if its lease is still ``held``.
+
+        The check's deadline moves with it, so the sweeps in between do not even read the
+        check; that part only while the state is still ``check``'s (version and last ping),
+        otherwise the lease moves alone and the next sweep refreshes the deadline. False if
+        another sweep took the flip over or the check is gone.
+        """
+        update = items.Update()
+        update.set_map_entry("outbox", retry.id, {"M": items.flip_attrs(retry)})
+        update.set_deadline(domain.with_flip(check, retry), shards)
+        update.names["#held"] = retry.id
+        update.values[":held"] = t(held.lease)
+        update.values[":sv_old"] = n(check.sv)
+        condition = "#outbox.#held.lease = :held AND sv = :sv_old"
+        condition += " AND " + _guard_last_ping(update, check)
+        try:
+            self._update(check.uuid, update, condition)
+            return True
+        except self.client.exceptions.ConditionalCheckFailedException:
+            pass
+        alone = items.Update()
+        alone.set_map_entry("outbox", retry.id, {"M": items.flip_attrs(retry)})
+        alone.names["#held"] = retry.id
+        alone.values[":held"] = t(held.lease)
+        try:
+            self._update(check.uuid, alone, "#outbox.#held.lease = :held")
+            return True
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+
     def remove_from_outbox(self, check: Check, flip_id: str, shards: int) -> None:
         """Delivered: forget the flip, and take its lease out of ``alert_after``.
 
@@ -257,7 +341,10 @@ class DynamoStore:
         except self.client.exceptions.ConditionalCheckFailedException:
             alone = items.Update()
             alone.remove_map_entry("outbox", flip_id)
-            self._update(check.uuid, alone, "attribute_exists(pk)")
+            try:
+                self._update(check.uuid, alone, "attribute_exists(pk)")
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return  # the check was deleted meanwhile: there is no outbox left
 
     def _update(self, check_uuid: str, update: items.Update, condition: str) -> None:
         kwargs: dict[str, Any] = {}
@@ -282,8 +369,7 @@ class DynamoStore:
                 ExpressionAttributeValues={":s": {"S": str(shard)}, ":now": items.epoch(now)},
             )
             for page in pages:
-                for item in page.get("Items", []):
-                    yield items.check_from_item(item)
+                yield from readable_checks(page.get("Items", []))
 
     def project_checks(self, project: str) -> list[Check]:
         """Every check of a project: keys from the project index, items read consistently."""
@@ -299,7 +385,7 @@ class DynamoStore:
             for item in page.get("Items", [])
             if item["sk"]["S"] == items.CHECK_SK
         ]
-        found = [items.check_from_item(item) for item in self._batch_get(keys)]
+        found = list(readable_checks(self._batch_get(keys)))
         return sorted(found, key=lambda check: (check.created, check.uuid))
 
     def count_project_checks(self, project: str) -> int:
@@ -356,8 +442,21 @@ class DynamoStore:
     # --- ping log and flips ---------------------------------------------------------
 
     def log_ping(self, check_uuid: str, number: int, kind: str, ping: Ping, at: datetime) -> None:
+        """Log a ping; ``NotFound`` if the check was deleted since the ping counted it."""
         item = items.ping_item(check_uuid, number, kind, ping, at)
-        self.client.put_item(TableName=self.table, Item=item)
+        item[TTL_ATTRIBUTE] = n(int((at + PING_RETENTION).timestamp()))
+        self._put_unless_fenced(item)
+
+    def _put_unless_fenced(self, item: Item) -> None:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=item,
+                ConditionExpression=UNLESS_FENCED,
+                ExpressionAttributeNames={"#gone": FENCE_ATTRIBUTE},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise NotFound() from None
 
     def last_ping_entry(self, check_uuid: str) -> LoggedPing | None:
         found = self.pings(check_uuid, newest=None, limit=1)
@@ -401,14 +500,17 @@ class DynamoStore:
         self._delete_keys([item for page in pages for item in page.get("Items", [])])
 
     def record_flip(self, check_uuid: str, flip: Flip) -> None:
-        """Idempotent: the key is derived from the flip, so a retried delivery rewrites it."""
+        """Idempotent: the key is derived from the flip, so a retried delivery rewrites it.
+
+        ``NotFound`` if the check was deleted while the flip waited to be delivered.
+        """
         item: Item = {
             "pk": {"S": f"CHECK#{check_uuid}"},
-            "sk": {"S": f"FLIP#{flip.at.isoformat()}#{flip.id}"},
+            "sk": {"S": _flip_sk(flip)},
             TTL_ATTRIBUTE: n(int((flip.at + FLIP_RETENTION).timestamp())),
             **items.flip_attrs(flip),
         }
-        self.client.put_item(TableName=self.table, Item=item)
+        self._put_unless_fenced(item)
 
     def flips(self, check_uuid: str, since: datetime | None = None) -> list[Flip]:
         """Recorded flips, newest first; ``since`` bounds the key range (TTL lags)."""
@@ -438,13 +540,11 @@ class DynamoStore:
         return [item for page in pages for item in page.get("Items", [])]
 
     def _delete_keys(self, keys: list[Item]) -> None:
-        for start in range(0, len(keys), BATCH_WRITE_LIMIT):
-            pending: dict[str, Any] = {
-                self.table: [
-                    {"DeleteRequest": {"Key": key}}
-                    for key in keys[start : start + BATCH_WRITE_LIMIT]
-                ]
-            }
+        self._write_batches([{"DeleteRequest": {"Key": key}} for key in keys])
+
+    def _write_batches(self, requests: list[Item]) -> None:
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {self.table: requests[start : start + BATCH_WRITE_LIMIT]}
             while pending:
                 reply = self.client.batch_write_item(RequestItems=pending)
                 pending = reply.get("UnprocessedItems") or {}
@@ -506,6 +606,21 @@ class DynamoStore:
         self._get({"pk": {"S": "STATUS"}, "sk": {"S": "STATUS"}})
 
 
+def readable_checks(found: list[Item]) -> Iterator[Check]:
+    """The checks these items hold; one that cannot be read is logged, counted and skipped.
+
+    So a single bad item (written by hand, or by an older version) never aborts a sweep or a
+    listing. A due one stays due, and is reported again on every sweep until it is repaired.
+    """
+    for item in found:
+        try:
+            yield items.check_from_item(item)
+        except MalformedItem as error:
+            logger.error("skipped a check item that cannot be read: %s", error)
+            log_event("malformed_item", key=error.key, problem=str(error.__cause__))
+            metrics.count(metrics.MALFORMED_ITEMS)
+
+
 def _guard_last_ping(update: items.Update, before: Check) -> str:
     update.names["#lp_old"] = "last_ping"
     if before.last_ping is None:
@@ -519,6 +634,11 @@ def _sized(item: Item) -> Item:
     if items.item_size(item) > items.MAX_CHECK_ITEM_BYTES:
         raise ValidationFailed("check is too large")
     return item
+
+
+def _flip_sk(flip: Flip) -> str:
+    # In UTC, as items store times: a fence built from the stored outbox must hit this key.
+    return f"FLIP#{flip.at.astimezone(UTC).isoformat()}#{flip.id}"
 
 
 def _slug_key(project: str, slug: str) -> Item:

@@ -93,6 +93,18 @@ class MemoryStore:
         self.checks[check_uuid] = replace(stored, outbox=outbox)
         return True
 
+    def defer_delivery(self, check: Check, held: Flip, retry: Flip, shards: int) -> bool:
+        stored = self.checks.get(check.uuid)
+        current = None if stored is None else stored.outbox.get(retry.id)
+        if stored is None or current is None or current.lease != held.lease:
+            return False
+        moved = domain.with_flip(stored, retry)
+        if stored.sv == check.sv and stored.last_ping == check.last_ping:
+            self._put(moved, domain.with_flip(check, retry), shards)
+        else:
+            self.checks[check.uuid] = moved  # the lease alone; the deadline stays
+        return True
+
     def remove_from_outbox(self, check: Check, flip_id: str, shards: int) -> None:
         stored = self.checks.get(check.uuid)
         if stored is None:

@@ -242,6 +242,7 @@ def test_deploy_installs_the_watchman_on_the_deployed_sweeper(
         f"vigil-prod-{name}"
         for name in (
             "sweeper-heartbeat",
+            "alerts-failed",
             "sweep-errors",
             "sweep-throttles",
             "api-errors",
@@ -251,6 +252,9 @@ def test_deploy_installs_the_watchman_on_the_deployed_sweeper(
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
     assert alarms["vigil-prod-api-throttles"]["Dimensions"][0]["Value"] == "vigil-prod"
+    failed = alarms["vigil-prod-alerts-failed"]
+    assert (failed["Namespace"], failed["MetricName"]) == ("Vigil", "AlertsFailed")
+    assert failed["Dimensions"] == [{"Name": "FunctionName", "Value": "vigil-prod-sweep"}]
 
 
 def test_destroy_keeps_the_data_unless_asked(aws_clients: Aws, project: Path) -> None:
@@ -386,6 +390,12 @@ def test_the_alarms_watch_the_sweeper_and_both_functions(template: dict[str, Any
         k: v["Properties"] for k, v in resources_of(template, "AWS::CloudWatch::Alarm").items()
     }
     heartbeat = alarms.pop("SweeperHeartbeatAlarm")
+    failed = alarms.pop("AlertsFailedAlarm")
+    assert (failed["Namespace"], failed["MetricName"]) == (metrics.NAMESPACE, metrics.ALERTS_FAILED)
+    assert failed["Dimensions"] == [
+        {"Name": metrics.FUNCTION_DIMENSION, "Value": {"Ref": FUNCTION_IDS["sweep"]}}
+    ]
+    assert failed["AlarmActions"] == failed["OKActions"] == [{"Ref": "AlertTopic"}]
     assert (heartbeat["Namespace"], heartbeat["MetricName"]) == (
         metrics.NAMESPACE,
         metrics.SWEEP_COMPLETED,

@@ -506,6 +506,25 @@ class TestStoreContract:
         assert (after.status, dict(after.outbox)) == ("down", {})
         assert list(store.due_checks(T0 + timedelta(days=1), 4)) == []
 
+    def test_a_failed_publish_moves_the_lease_and_the_deadline_once(self, store: Any) -> None:
+        from chalicelib import domain
+
+        check = new_check(status="up", last_ping=T0, timeout=60, grace=60)
+        store.create_check(check, 4)
+        now = T0 + 2 * MINUTE
+        overdue = domain.find_overdue(check, now)
+        assert overdue is not None
+        down, flip = domain.flip_down(check, overdue, lease_from=now)
+        stored = store.write_state(check, down, shards=4, guard_last_ping=True)
+        retry = domain.after_failed_publish(replace(flip, attempts=6), now)
+        assert retry.lease == now + domain.MAX_RETRY_DELAY and retry.attempts == 7
+        assert store.defer_delivery(stored, flip, retry, 4) is True
+        assert store.defer_delivery(stored, flip, retry, 4) is False  # the lease is not ours
+        assert store.get_check(check.uuid).outbox == {flip.id: retry}
+        # Out of the due index until the retry: no sweep reads it in between.
+        assert list(store.due_checks(retry.lease - timedelta(seconds=1), 4)) == []
+        assert [c.uuid for c in store.due_checks(retry.lease, 4)] == [check.uuid]
+
     def test_the_ping_log_keeps_order_and_prunes(self, store: Any) -> None:
         check = new_check()
         store.create_check(check, 4)

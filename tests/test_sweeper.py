@@ -251,9 +251,9 @@ class TestFastMode:
         swept: list[datetime] = []
         original = service.sweep
 
-        def recording_sweep(d: Any, at: datetime) -> Any:
+        def recording_sweep(d: Any, at: datetime, *limits: Any) -> Any:
             swept.append(at)
-            return original(d, at)
+            return original(d, at, *limits)
 
         def sleep(seconds: float) -> None:
             now[0] += timedelta(seconds=seconds)
