@@ -63,11 +63,16 @@ class Asset:
 @routes.route("/", methods=["GET", "HEAD"])
 def index() -> Response:
     request = routes.current_request
-    # Deployed, ``<stage URL>`` without its slash would resolve ``ui/app.js`` outside the stage.
-    path = str(request.context.get("path") or "/")
-    if not path.endswith("/"):
-        return Response(body="", status_code=301, headers={"Location": f"{path}/"})
-    return serve(request, assets()[INDEX])
+    redirect = slash_redirect(str(request.context.get("path") or "/"))
+    return redirect or serve(request, assets()[INDEX])
+
+
+def slash_redirect(path: str) -> Response | None:
+    """Deployed, the page's URL is the stage's (``/api``); without its final slash, the
+    relative ``ui/app.js`` would resolve outside the stage, so add it first."""
+    if path.endswith("/"):
+        return None
+    return Response(body="", status_code=301, headers={"Location": f"{path}/"})
 
 
 @routes.route("/ui/{name}", methods=["GET", "HEAD"])

@@ -105,12 +105,23 @@ class Seeder:
     def __post_init__(self) -> None:
         self.deps = stack_deps(self.stack)
 
-    def create(self, spec: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+    def project(self, name: str) -> dict[str, str]:
+        """A fresh project, so a test sees only its own checks; later calls use its key."""
+        self.keys = vars(service.create_project(self.deps, name))
+        return self.keys
+
+    @property
+    def key(self) -> str:
+        return getattr(self, "keys", self.stack.keys)["api_key"]
+
+    def create(self, spec: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(spec).encode()
-        key = key or self.stack.keys["api_key"]
-        status, reply = http("POST", f"{self.stack.base}/api/v3/checks/", body, key)
+        status, reply = http("POST", f"{self.stack.base}/api/v3/checks/", body, self.key)
         assert status == 201, reply
         return dict(json.loads(reply))
+
+    def pause(self, check: dict[str, Any]) -> None:
+        http("POST", f"{self.stack.base}/api/v3/checks/{check['uuid']}/pause", b"", self.key)
 
     def ping(
         self, check: dict[str, Any], action: str, ago: timedelta, *, body: bytes = b"",
@@ -207,7 +218,6 @@ def seed_demo(seeder: Seeder) -> dict[str, dict[str, Any]]:
     # cert-renewal: daily, then paused for maintenance.
     for days in range(6, 0, -1):
         s.run(checks["certs"], days * DAY, timedelta(seconds=9))
-    http("POST", f"{s.stack.base}/api/v3/checks/{checks['certs']['uuid']}/pause",
-         b"", s.stack.keys["api_key"])
+    s.pause(checks["certs"])
     s.sweep()  # search-reindex goes down, dated at its deadline plus grace
     return checks

@@ -2,11 +2,13 @@
 // periodic refresh. Plain ES modules, no build step; the API is the one this page is served by.
 import { api, session } from './api.js';
 import { runs } from './charts.js';
-import { CheckView } from './check.js';
 import { h, replace } from './dom.js';
-import { FormView } from './form.js';
 import { ListView } from './list.js';
 import { checkId } from './status.js';
+
+// The check page and the form (with the cron reader) load when first opened, not with the list.
+const checkPage = () => import('./check.js');
+const formPage = () => import('./form.js');
 
 const REFRESH_MS = 15_000;
 const PING_FETCHES_AT_ONCE = 4;
@@ -19,6 +21,8 @@ class App {
     this.channels = [];
     this.readonly = false;
     this.runCache = new Map(); // check id -> { n_pings, points }: refetched when n_pings moves
+    this.runQueue = [];
+    this.runWorkers = 0;
     this.view = null;
     this.live = h('p', { class: 'visually-hidden', 'aria-live': 'polite' });
     this.error = h('p', { class: 'banner', role: 'alert', hidden: true });
@@ -92,14 +96,13 @@ class App {
     const path = location.hash.replace(/^#\/?/, '');
     const parts = path.split('/').map(decodeURIComponent);
     let view;
-    if (parts[0] === 'check' && parts[1] && parts[2] === 'edit' && !this.readonly) view = new FormView(this, parts[1]);
-    else if (parts[0] === 'check' && parts[1]) view = new CheckView(this, parts[1]);
-    else if (parts[0] === 'new' && !this.readonly) view = new FormView(this, null);
-    else view = new ListView(this);
-    this.view = view;
     try {
+      if (parts[0] === 'check' && parts[1] && parts[2] === 'edit' && !this.readonly) view = new (await formPage()).FormView(this, parts[1]);
+      else if (parts[0] === 'check' && parts[1]) view = new (await checkPage()).CheckView(this, parts[1]);
+      else if (parts[0] === 'new' && !this.readonly) view = new (await formPage()).FormView(this, null);
+      else view = new ListView(this);
+      this.view = view;
       await view.mount($('view'));
-      if (view instanceof ListView) this.loadRuns();
       this.showError(null);
     } catch (error) {
       this.fail(error);
@@ -108,12 +111,11 @@ class App {
   }
 
   async refresh() {
-    if (!session.key || document.hidden || !this.view || this.view instanceof FormView) return;
+    if (!session.key || document.hidden || !this.view || this.view.editing) return;
     try {
       if (this.view instanceof ListView) {
         this.checks = await api.checks();
         this.view.update();
-        this.loadRuns();
       } else {
         await this.view.update();
       }
@@ -138,29 +140,36 @@ class App {
   }
 
   // Completed run durations per check for the sparklines, from each check's ping log (read-write
-  // keys only). Fetched a few at a time, and again only for checks that got new pings.
+  // keys only): fetched for rows on screen, a few at a time, and again only after new pings.
   runsOf(check) {
     return this.runCache.get(checkId(check))?.points;
   }
 
-  async loadRuns() {
-    if (this.readonly || this.loadingRuns) return;
-    this.loadingRuns = true;
-    const stale = this.checks.filter((c) => this.runCache.get(checkId(c))?.n_pings !== c.n_pings);
-    const worker = async () => {
-      for (let check = stale.shift(); check; check = stale.shift()) {
-        try {
-          const points = check.n_pings ? runs(await api.pings(checkId(check))).slice(-20) : [];
-          this.runCache.set(checkId(check), { n_pings: check.n_pings, points });
-        } catch { /* the sparkline stays empty; the list itself still shows */ }
-      }
-    };
-    try {
-      await Promise.all(Array.from({ length: PING_FETCHES_AT_ONCE }, worker));
-    } finally {
-      this.loadingRuns = false;
+  runsAreStale(check) {
+    return !this.readonly && this.runCache.get(checkId(check))?.n_pings !== check.n_pings;
+  }
+
+  loadRuns(ids) {
+    for (const id of ids) if (!this.runQueue.includes(id)) this.runQueue.push(id);
+    while (this.runWorkers < PING_FETCHES_AT_ONCE && this.runQueue.length) {
+      this.runWorkers += 1;
+      this.runWorker().finally(() => {
+        this.runWorkers -= 1;
+        if (!this.runWorkers && this.view instanceof ListView) this.view.update();
+      });
     }
-    if (this.view instanceof ListView) this.view.update();
+  }
+
+  async runWorker() {
+    for (let id = this.runQueue.shift(); id; id = this.runQueue.shift()) {
+      const check = this.checks.find((c) => checkId(c) === id);
+      if (!check || !this.runsAreStale(check)) continue;
+      let points = [];
+      try {
+        points = check.n_pings ? runs(await api.pings(id)).slice(-20) : [];
+      } catch { /* no sparkline for this one until its next ping; the list still shows */ }
+      this.runCache.set(id, { n_pings: check.n_pings, points });
+    }
   }
 }
 

@@ -16,6 +16,7 @@ export class FormView {
   constructor(app, id) {
     this.app = app;
     this.id = id; // null: a new check
+    this.editing = true; // the periodic refresh leaves a form alone
   }
 
   async mount(root) {

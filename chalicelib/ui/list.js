@@ -24,6 +24,11 @@ export class ListView {
       h('option', { value: 'name', text: 'Name' }),
       h('option', { value: 'last_ping', text: 'Last ping (latest first)' }));
     this.body = h('tbody');
+    // Ping logs (for sparklines) are fetched only for rows that come on screen.
+    this.observer = new IntersectionObserver((entries) => {
+      const ids = entries.filter((e) => e.isIntersecting).map((e) => e.target.dataset.runs);
+      if (ids.length) this.app.loadRuns(ids);
+    }, { rootMargin: '200px' });
     this.empty = h('p', { class: 'empty', hidden: true });
     replace(root,
       h('div', { class: 'page-head' },
@@ -57,6 +62,8 @@ export class ListView {
     this.renderTags(checks);
     const shown = this.sorted(checks.filter((c) => this.matches(c)));
     replace(this.body, shown.map((check) => this.row(check, now)));
+    this.observer.disconnect();
+    for (const cell of this.body.querySelectorAll('[data-runs]')) this.observer.observe(cell);
     this.empty.hidden = shown.length > 0;
     this.empty.textContent = checks.length
       ? 'No check matches the filter.'
@@ -112,7 +119,8 @@ export class ListView {
       h('td', { class: 'c-tags', 'data-label': 'Tags' }, tagsOf(check).map((tag) => h('span', { class: 'tag', text: tag }))),
       h('td', { class: 'c-last', 'data-label': 'Last ping' }, timeTag(check.last_ping ? new Date(check.last_ping) : null, now)),
       h('td', { class: 'c-next', 'data-label': 'Next expected' }, nextCell),
-      h('td', { 'data-label': 'Run durations', class: 'c-spark' }, this.spark(check)));
+      h('td', { 'data-label': 'Run durations', class: 'c-spark', 'data-runs': this.app.runsAreStale(check) ? checkId(check) : null },
+        this.spark(check)));
   }
 
   spark(check) {
