@@ -14,8 +14,8 @@ from chalice.app import Chalice, Rate, Request, Response
 
 from chalicelib import metrics, service, web
 from chalicelib.api_routes import routes as api_routes
-from chalicelib.dashboard import routes as dashboard_routes
 from chalicelib.clock import utc_now
+from chalicelib.dashboard import routes as dashboard_routes
 from chalicelib.domain import Ping
 from chalicelib.wiring import deps
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from chalice.app import Blueprint, Request, Response
 
+Headers = dict[str, str | list[str]]
+
 UI_DIR = Path(__file__).resolve().parent / "ui"
 INDEX = "index.html"
 CONTENT_TYPES = {
@@ -41,7 +43,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-SECURITY_HEADERS = {
+SECURITY_HEADERS: Headers = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -89,7 +91,7 @@ def serve(request: Request, found: Asset | None) -> Response:
             status_code=404,
             headers={"Content-Type": "text/plain; charset=utf-8", **SECURITY_HEADERS},
         )
-    headers = {"Content-Type": found.content_type, "ETag": found.etag, **SECURITY_HEADERS}
+    headers: Headers = {"Content-Type": found.content_type, "ETag": found.etag, **SECURITY_HEADERS}
     if found.etag in _etags(request.headers.get("if-none-match", "")):
         return Response(body="", status_code=304, headers=headers)
     body = "" if request.method == "HEAD" else found.body

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import uuid as uuidlib
 from collections.abc import Iterator
@@ -112,7 +113,8 @@ class Seeder:
 
     @property
     def key(self) -> str:
-        return getattr(self, "keys", self.stack.keys)["api_key"]
+        keys: dict[str, str] = getattr(self, "keys", self.stack.keys)
+        return keys["api_key"]
 
     def create(self, spec: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(spec).encode()
@@ -166,6 +168,7 @@ BACKUP_FAILURE = (
 def seed_demo(seeder: Seeder) -> dict[str, dict[str, Any]]:
     """A project worth looking at: every status, weeks of runs, one outage, a failure body."""
     s = seeder
+    jitter = random.Random(7).uniform  # the same pictures every time, but not a sawtooth
     checks = {
         "backup": s.create({
             "name": "nightly-backup", "slug": "nightly-backup", "tags": "prod db",
@@ -197,23 +200,24 @@ def seed_demo(seeder: Seeder) -> dict[str, dict[str, Any]]:
     if last_night > s.now:
         last_night -= DAY
     for night in range(29, -1, -1):
-        took = timedelta(minutes=18 + (night * 7) % 13, seconds=(night * 37) % 60)
+        took = timedelta(minutes=22 + night / 6 + jitter(-4, 4))
         ended = s.now - (last_night - night * DAY) - took
         failed = night == 12
         s.run(checks["backup"], ended, took, failed=failed, body=BACKUP_FAILURE if failed else b"")
     # invoice-sync: hourly for two days, 40-95 s each.
     for hour in range(47, -1, -1):
-        s.run(checks["invoices"], hour * HOUR + 3 * MINUTE, timedelta(seconds=40 + (hour * 11) % 55))
+        s.run(checks["invoices"], hour * HOUR + 3 * MINUTE, timedelta(seconds=jitter(45, 75)))
     # search-reindex: every 15 minutes until it stopped five hours ago (down since).
     for slot in range(40, 19, -1):
-        s.run(checks["reindex"], slot * 15 * MINUTE, timedelta(seconds=200 + (slot * 13) % 90))
+        took = timedelta(seconds=260 + slot * 4 + jitter(-20, 20))
+        s.run(checks["reindex"], slot * 15 * MINUTE, took)
     s.ping(checks["reindex"], "log", 5 * HOUR - 2 * MINUTE, body=b"reindex: shard 3 of 8 ...")
     # weekly-report-mailer: last success 70 minutes ago, so 10 minutes into its grace (late).
     for hours in (73, 49, 25, 1):
-        s.run(checks["reports"], hours * HOUR + 10 * MINUTE, timedelta(seconds=12 + hours % 7))
+        s.run(checks["reports"], hours * HOUR + 10 * MINUTE, timedelta(seconds=jitter(10, 16)))
     # orders-etl: finished runs every 6 hours, and one running now.
     for runs_ago in range(12, 0, -1):
-        s.run(checks["etl"], runs_ago * 6 * HOUR, timedelta(minutes=24 + runs_ago % 5))
+        s.run(checks["etl"], runs_ago * 6 * HOUR, timedelta(minutes=jitter(22, 30)))
     s.ping(checks["etl"], "start", 14 * MINUTE, rid=str(uuidlib.uuid4()))
     # cert-renewal: daily, then paused for maintenance.
     for days in range(6, 0, -1):

@@ -108,6 +108,11 @@ def watched(browser: Any, request: pytest.FixtureRequest) -> Iterator[tuple[Any,
     assert problems == [], "console errors, page errors or CSP violations"
 
 
+def collect(into: list[Any]) -> Any:
+    """An event handler appending to ``into`` (Playwright cannot take a builtin method)."""
+    return lambda item: into.append(item)
+
+
 def expect(locator: Any) -> Any:
     from playwright.sync_api import expect as playwright_expect
 
@@ -155,7 +160,7 @@ def test_sign_in_by_fragment_sends_the_key_only_in_the_header(
     seeder.create({"name": "backup", "timeout": 3600})
     key = seeder.keys["api_key"]
     sent: list[Any] = []
-    page.on("request", lambda r: sent.append(r))
+    page.on("request", collect(sent))
     sign_in(page, stack, key)
     expect(page.get_by_role("link", name="backup")).to_be_visible()
     assert "key=" not in page.url, "the fragment is dropped from the address bar"
@@ -411,7 +416,7 @@ def test_page_weight_and_time_to_first_render(
         context = browser.new_context(viewport=viewport)
         page = context.new_page()
         loaded: list[Any] = []
-        page.on("requestfinished", lambda r: loaded.append(r))
+        page.on("requestfinished", collect(loaded))
         page.goto(f"{stack.base}/#key={seeder.keys['api_key']}")
         # Loaded: sparklines drawn for the rows on screen (every check but the new one has
         # runs; on a phone the rows below the fold wait until scrolled to), network quiet.

@@ -142,11 +142,12 @@ class App {
   // Completed run durations per check for the sparklines, from each check's ping log (read-write
   // keys only): fetched for rows on screen, a few at a time, and again only after new pings.
   runsOf(check) {
+    if (!check.n_pings) return [];
     return this.runCache.get(checkId(check))?.points;
   }
 
   runsAreStale(check) {
-    return !this.readonly && this.runCache.get(checkId(check))?.n_pings !== check.n_pings;
+    return !this.readonly && check.n_pings > 0 && this.runCache.get(checkId(check))?.n_pings !== check.n_pings;
   }
 
   loadRuns(ids) {

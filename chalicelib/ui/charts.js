@@ -36,8 +36,8 @@ const shortDate = (iso) => dayFormat.format(new Date(iso));
 // One bar per completed run, failures in red; hover for when and how long.
 export function durationChart(points) {
   if (!points.length) return h('p', { class: 'muted', text: 'No completed runs yet: send /start, then a success or fail ping.' });
-  const width = 640;
-  const height = 176;
+  const width = 1000;
+  const height = 200;
   const pad = 56;
   const values = points.map((p) => p.duration);
   const max = Math.max(...values) || 1;
