@@ -192,7 +192,7 @@ def test_a_wrong_key_shows_the_api_error(
 def seed_every_status(s: Seeder) -> dict[str, dict[str, Any]]:
     checks = {
         "up": s.create({"name": "up-job", "tags": "prod", "timeout": 3600}),
-        "late": s.create({"name": "late-job", "tags": "prod", "timeout": 3600, "grace": 3600}),
+        "late": s.create({"name": "late-job", "slug": "late", "tags": "prod", "timeout": 3600, "grace": 3600}),
         "down": s.create({"name": "down-job", "tags": "batch", "timeout": 60, "grace": 60}),
         "new": s.create({"name": "new-job", "timeout": 3600}),
         "paused": s.create({"slug": "paused-job", "timeout": 3600}),
@@ -436,3 +436,68 @@ def test_page_weight_and_time_to_first_render(
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "page-weight.json").write_text(json.dumps(results, indent=2))
     print(f"\ndashboard cold load: {json.dumps(results)}")
+
+
+CONTRAST = """(selectors) => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c;
+    }
+    return rgb(getComputedStyle(document.body).backgroundColor);
+  };
+  const worst = {};
+  for (const selector of selectors) {
+    for (const el of document.querySelectorAll(selector)) {
+      const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      worst[selector] = Math.min(worst[selector] ?? 99, ratio);
+    }
+  }
+  return worst;
+}"""
+TEXT_SELECTORS = [
+    ".status.up", ".status.late", ".status.down", ".status.new", ".status.paused",
+    ".status.started", ".muted", "th", ".count", ".button.primary", "td.name a", ".tag",
+    ".slug", ".field label", "input", "select",
+]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_labels_and_keyboard(
+    stack: Stack, seeder: Seeder, browser: Any, scheme: str
+) -> None:
+    checks = seed_every_status(seeder)
+    context = browser.new_context(viewport=DESKTOP, color_scheme=scheme)
+    page = context.new_page()
+    sign_in(page, stack, seeder.keys["api_key"])
+    expect(page.locator("tr[data-check]")).to_have_count(len(checks))
+    worst = page.evaluate(CONTRAST, TEXT_SELECTORS)
+    assert set(worst) == set(TEXT_SELECTORS), "every kind of text is on the page"
+    low = {selector: round(ratio, 2) for selector, ratio in worst.items() if ratio < 4.5}
+    assert low == {}, f"below WCAG AA (4.5:1) in {scheme} mode"
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll('input, select, textarea')]
+        .filter((el) => !el.labels.length && !el.getAttribute('aria-label')).map((el) => el.id)""")
+    assert unlabelled == []
+    # From the top of the page, Tab reaches a check's link; Enter opens it.
+    target = page.get_by_role("link", name="late-job")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        pytest.fail("Tab never reached the check's link")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("late-job", timeout=WAIT_MS)
+    expect(page.locator("table.pings")).to_be_visible(timeout=WAIT_MS)
+    check_page = [".facts dt", "h2", ".uptime-label", ".ping-type.success", ".back", "time"]
+    low = {s: round(r, 2) for s, r in page.evaluate(CONTRAST, check_page).items() if r < 4.5}
+    assert low == {}, f"below WCAG AA (4.5:1) on the check page in {scheme} mode"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") in ("← All checks", "Pause")
+    context.close()
