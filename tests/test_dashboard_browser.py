@@ -184,6 +184,9 @@ def test_a_wrong_key_shows_the_api_error(
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#signin-error")).to_have_text("missing api key (HTTP 401)")
     assert page.evaluate("sessionStorage.length") == 0
+    # A #key= link opened in this same tab (only the fragment changes) still signs in.
+    page.goto(f"{stack.base}/#key={seeder.keys['api_key']}")
+    expect(page.get_by_role("heading", name="Checks")).to_be_visible(timeout=WAIT_MS)
 
 
 # --- the list -----------------------------------------------------------------------------
@@ -192,7 +195,9 @@ def test_a_wrong_key_shows_the_api_error(
 def seed_every_status(s: Seeder) -> dict[str, dict[str, Any]]:
     checks = {
         "up": s.create({"name": "up-job", "tags": "prod", "timeout": 3600}),
-        "late": s.create({"name": "late-job", "slug": "late", "tags": "prod", "timeout": 3600, "grace": 3600}),
+        "late": s.create(
+            {"name": "late-job", "slug": "late", "tags": "prod", "timeout": 3600, "grace": 3600}
+        ),
         "down": s.create({"name": "down-job", "tags": "batch", "timeout": 60, "grace": 60}),
         "new": s.create({"name": "new-job", "timeout": 3600}),
         "paused": s.create({"slug": "paused-job", "timeout": 3600}),
@@ -365,6 +370,7 @@ def test_edit_shows_the_api_validation_at_the_field_then_create_and_delete(
     expect(heading).to_contain_text("made-in-browser", timeout=WAIT_MS)
     [made] = api_get(stack, seeder.key, "checks/")["checks"]
     assert (made["grace"], made["tags"]) == (600, "web ui")
+    assert made["max_duration"] == 600, "left alone, the longest run defaults to the grace"
     page.get_by_role("button", name="Delete").click()
     page.get_by_role("button", name="Delete check").click()
     expect(page.get_by_role("heading", name="Checks")).to_be_visible(timeout=WAIT_MS)

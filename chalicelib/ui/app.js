@@ -36,18 +36,25 @@ class App {
       this.signIn($('api-key').value.trim());
     });
     $('sign-out').addEventListener('click', () => this.signOut());
-    window.addEventListener('hashchange', () => this.route());
+    // A #key= link can also be opened in a tab that already shows the page.
+    window.addEventListener('hashchange', () => this.keyFromFragment() || this.route());
     document.addEventListener('visibilitychange', () => { if (!document.hidden) this.refresh(); });
-    const fragment = /^#key=(.+)$/.exec(location.hash);
-    if (fragment) {
-      // The fragment never reaches a server; drop it from the address bar and history too.
-      history.replaceState(null, '', `${location.pathname}${location.search}#/`);
-      this.signIn(decodeURIComponent(fragment[1]));
-    } else if (session.key) {
+    if (this.keyFromFragment()) return;
+    if (session.key) {
       this.signIn(session.key);
     } else {
       this.showSignIn();
     }
+  }
+
+  // Sign in with the key in a #key=<key> fragment, if there is one.
+  keyFromFragment() {
+    const fragment = /^#key=(.+)$/.exec(location.hash);
+    if (!fragment) return false;
+    // The fragment never reaches a server; drop it from the address bar and history too.
+    history.replaceState(null, '', `${location.pathname}${location.search}#/`);
+    this.signIn(decodeURIComponent(fragment[1]));
+    return true;
   }
 
   showSignIn(message = '') {

@@ -24,6 +24,7 @@ export class FormView {
     this.check = check;
     this.fields = {};
     this.errors = {};
+    this.touched = new Set();
     const cron = check ? check.schedule !== undefined : false;
     this.kind = h('fieldset', { class: 'kind' }, h('legend', { text: 'Schedule' }),
       this.radio('simple', 'Every period', !cron), this.radio('cron', 'Cron expression', cron));
@@ -43,7 +44,7 @@ export class FormView {
         this.text('tz', 'Time zone', check?.tz ?? viewerZone, 'IANA name, e.g. Europe/Riga.', 'input', null, { list: 'zones' })),
       this.period('grace', 'Grace', check?.grace ?? DEFAULTS.grace, 'How late a ping may be before the check goes down.'),
       this.period('max_duration', 'Longest run', check?.max_duration ?? check?.grace ?? DEFAULTS.grace,
-        'A run (from /start) open longer than this is an overrun: the check goes down.'),
+        'A run (from /start) open longer than this is an overrun: the check goes down. New checks default to the grace.'),
       this.box('alerts', 'Send alerts to the SNS topic', check ? check.channels !== '' : true),
       this.box('methods', 'Only POST pings count (GET and HEAD are ignored)', check?.methods === 'POST'),
       this.box('manual_resume', 'Once paused, ignore pings until resumed here', !!check?.manual_resume),
@@ -103,6 +104,7 @@ export class FormView {
     const units = h('select', { 'aria-label': `${label} unit`, id: `unit-${name}` },
       UNITS.map(([u, s]) => h('option', { value: String(s), text: u })));
     units.value = String(size);
+    for (const control of [amount, units]) control.addEventListener('input', () => this.touched.add(name));
     this.fields[name] = { get value() { return Math.round(Number(amount.value) * Number(units.value)); }, control: amount };
     return this.field(name, label, amount, help, units);
   }
@@ -121,6 +123,8 @@ export class FormView {
       channels: f.alerts.checked ? '*' : '', methods: f.methods.checked ? 'POST' : '',
       manual_resume: f.manual_resume.checked,
     };
+    // Left alone on a new check, the API's default applies: as long as the grace.
+    if (!this.check && !this.touched.has('max_duration')) delete spec.max_duration;
     if (this.form.querySelector('#kind-cron').checked) {
       spec.schedule = f.schedule.value.trim();
       spec.tz = f.tz.value.trim();
