@@ -507,3 +507,45 @@ def test_text_contrast_labels_and_keyboard(
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") in ("← All checks", "Pause")
     context.close()
+
+
+# The dashboard reads cron itself (chalicelib/ui/cron.js) to list expected times; it must agree
+# with the server's schedule, DST transitions included (traps.md §6, hc-protocol.md §4).
+CRON_CASES = [
+    ("30 2 * * *", "Europe/Riga", datetime(2026, 3, 27, 12, tzinfo=UTC)),
+    ("30 3 * * *", "Europe/Riga", datetime(2026, 10, 24, 0, tzinfo=UTC)),
+    ("15 * * * *", "Europe/Riga", datetime(2026, 10, 24, 23, tzinfo=UTC)),
+    ("*/30 * * * *", "Europe/Riga", datetime(2026, 3, 29, 0, 10, tzinfo=UTC)),
+    ("30 1 * * *", "America/New_York", datetime(2026, 10, 31, tzinfo=UTC)),
+    ("30 2 * * *", "America/New_York", datetime(2026, 3, 7, 12, tzinfo=UTC)),
+    ("0 */2 * * *", "Europe/Riga", datetime(2026, 10, 24, 20, tzinfo=UTC)),
+    ("*/15 9-17 * * 1-5", "Asia/Kolkata", datetime(2026, 11, 27, 10, tzinfo=UTC)),
+    ("0 12 1 * 5L", "Australia/Sydney", datetime(2026, 11, 27, tzinfo=UTC)),
+    ("0 9 * * MON#1", "UTC", datetime(2026, 11, 27, tzinfo=UTC)),
+    ("0 0 L * *", "UTC", datetime(2026, 1, 30, tzinfo=UTC)),
+    ("5 4 * JAN,JUL SUN", "Europe/London", datetime(2026, 11, 27, tzinfo=UTC)),
+    ("0 0 29 2 *", "UTC", datetime(2026, 11, 27, tzinfo=UTC)),
+    ("0-59/20 3 * * *", "Europe/Riga", datetime(2026, 10, 24, 22, tzinfo=UTC)),
+]
+
+
+def test_the_pages_cron_reader_agrees_with_the_server(stack: Stack, browser: Any) -> None:
+    from chalicelib.schedule import next_fire
+
+    page = browser.new_page()
+    page.goto(f"{stack.base}/ui/icon.svg")  # same origin as the modules, nothing else running
+    for expr, tz, after in CRON_CASES:
+        expected, moment = [], after
+        for _ in range(5):
+            moment = next_fire(expr, tz, moment)
+            expected.append(moment.isoformat().replace("+00:00", "Z"))
+        got = page.evaluate(
+            """async ([expr, tz, after]) => {
+                const cron = await import('/ui/cron.js');
+                return cron.nextFires(expr, tz, new Date(after), 5)
+                  .map((d) => d.toISOString().replace('.000Z', 'Z'));
+            }""",
+            [expr, tz, after.isoformat()],
+        )
+        assert got == expected, (expr, tz, after)
+    page.close()

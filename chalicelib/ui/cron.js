@@ -11,7 +11,7 @@ const DAY_NAMES = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Frid
 const LIMITS = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
 const NAMES = [null, null, null, MONTHS, DAYS];
 const MINUTE = 60e3;
-const MAX_DAYS = 366 * 9; // a 29 February job can be years away
+const MAX_DAYS = 366 * 21; // five fires of a 29 February job span up to 20 years
 
 function value(field, text) {
   if (/^\d+$/.test(text)) return Number(text);
