@@ -64,6 +64,7 @@ def chromium() -> Iterator[Any]:
     path = chromium_path()
     assert path is not None, INSTALL_HINT
     with sync_playwright() as playwright:
+        # CI runs as root, where Chromium's sandbox refuses to start.
         browser = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
         try:
             yield browser
