@@ -1,4 +1,4 @@
-"""Vigil's Chalice app: the ping routes, the API blueprint and the sweeper schedule.
+"""Vigil's Chalice app: the ping routes, the API and dashboard blueprints, the sweeper schedule.
 
 Handlers parse, call a use case and respond; everything else lives in ``chalicelib``.
 Nothing here talks to AWS at import time.
@@ -15,6 +15,7 @@ from chalice.app import Chalice, Rate, Request, Response
 from chalicelib import metrics, service, web
 from chalicelib.api_routes import routes as api_routes
 from chalicelib.clock import utc_now
+from chalicelib.dashboard import routes as dashboard_routes
 from chalicelib.domain import Ping
 from chalicelib.wiring import deps
 
@@ -22,6 +23,7 @@ app = Chalice(app_name="vigil")
 app.log.setLevel(logging.INFO)
 logging.getLogger("vigil").setLevel(logging.INFO)
 app.register_blueprint(api_routes)
+app.register_blueprint(dashboard_routes)
 
 PING_METHODS = ["GET", "POST", "HEAD"]
 
