@@ -44,13 +44,35 @@ class Operations:
 
 
 @pytest.fixture
-def aws_clients() -> Iterator[Aws]:
+def aws_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     from moto import mock_aws
 
+    _keep_logging_config(monkeypatch)
     with mock_aws():
         import boto3
 
         yield Aws(*(boto3.client(name) for name in AWS_SERVICES))
+
+
+def _keep_logging_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto 5.2.5 drops a function's LoggingConfig; Lambda keeps and returns it. Make moto do so."""
+    from moto.awslambda.models import LambdaFunction
+
+    update, get = LambdaFunction.update_configuration, LambdaFunction.get_configuration
+
+    def update_configuration(self: Any, updates: dict[str, Any]) -> dict[str, Any]:
+        if "LoggingConfig" in updates:
+            self.vigil_logging_config = updates["LoggingConfig"]
+        return dict(update(self, updates))
+
+    def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config = dict(get(self, *args, **kwargs))
+        if hasattr(self, "vigil_logging_config"):
+            config["LoggingConfig"] = self.vigil_logging_config
+        return config
+
+    monkeypatch.setattr(LambdaFunction, "update_configuration", update_configuration)
+    monkeypatch.setattr(LambdaFunction, "get_configuration", get_configuration)
 
 
 def settings_of(aws: Aws) -> dict[str, Any]:
@@ -263,6 +285,13 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert any(line.startswith(f"Ping base URL: {url['FunctionUrl']}ping/") for line in said)
     rest_pings = "REST pings:    https://abc123.execute-api.us-east-1.amazonaws.com/api/ping/"
     assert any(line.startswith(rest_pings) for line in said)
+    for function in ("vigil-prod", "vigil-prod-sweep", "vigil-prod-ping"):
+        logging = aws_clients.lambda_.get_function_configuration(FunctionName=function)
+        assert logging["LoggingConfig"] == {
+            "LogFormat": "JSON",
+            "ApplicationLogLevel": "INFO",
+            "SystemLogLevel": "WARN",
+        }
     policy = json.loads(aws_clients.lambda_.get_policy(FunctionName="vigil-prod-ping")["Policy"])
     actions = {s["Action"] for s in policy["Statement"]}
     assert actions == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}

@@ -41,7 +41,7 @@ from chalicelib.bootstrap import Provisioned, provision
 from tools.alarms import alarms
 from tools.paths import ROOT, tool
 from tools.policy import FUNCTIONS, Arns, deployed_policy, stage_policy_file
-from tools.template import PACKAGE_STAGE, PING_URL_CORS
+from tools.template import LOGGING_CONFIG, PACKAGE_STAGE, PING_URL_CORS
 
 APP_NAME = "vigil"
 API_STAGE = "api"
@@ -116,6 +116,8 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
     run([tool("chalice"), "deploy", "--stage", stage], project_dir)
     deployed = read_deployed(project_dir, stage)
     function_url = ensure_function_url(aws.lambda_, deployed.ping_function)
+    functions = (deployed.api_function, deployed.sweep_function, deployed.ping_function)
+    say(f"Logging: JSON, platform lines at WARN; {ensure_logging(aws.lambda_, functions)} updated")
     specs = alarm_specs(stage, deployed, done.topic_arn)
     say(f"Alarms: {len(specs)}, {ensure_alarms(aws.cloudwatch, specs)} written")
     say(f"Ping base URL: {function_url}ping/  (function URL: use this for pings)")
@@ -190,6 +192,23 @@ def ensure_function_url(lambda_client: Any, function: str) -> str:
                 FunctionName=function, StatementId=statement_id, Principal="*", **grant
             )
     return str(current["FunctionUrl"])
+
+
+def ensure_logging(lambda_client: Any, functions: Sequence[str]) -> int:
+    """Lambda's JSON log format with its own lines at WARN on each function; how many changed.
+
+    ``chalice deploy`` cannot set LoggingConfig; a re-deploy keeps what this wrote."""
+    changed = 0
+    for function in functions:
+        current = lambda_client.get_function_configuration(FunctionName=function)
+        logging = current.get("LoggingConfig", {})
+        if any(logging.get(key) != value for key, value in LOGGING_CONFIG.items()):
+            lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function)
+            lambda_client.update_function_configuration(
+                FunctionName=function, LoggingConfig=LOGGING_CONFIG
+            )
+            changed += 1
+    return changed
 
 
 def _policy_statement_ids(lambda_client: Any, function: str) -> set[str]:
