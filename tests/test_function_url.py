@@ -183,7 +183,26 @@ def ping_log(client: Any, twin: Twin, name: str) -> list[dict[str, Any]]:
     pings = json.loads(reply.body)["pings"]
     # The body's URL names the check (twins differ there) on the API's host; the rest must match.
     code = twin.codes[name]
-    return [{**p, "body_url": (p["body_url"] or "").replace(code, "<uuid>")} for p in pings]
+    return [
+        {
+            **p,
+            "body_url": (p["body_url"] or "").replace(code, "<uuid>"),
+            "body": body(client, twin, p),
+        }
+        for p in pings
+    ]
+
+
+def body(client: Any, twin: Twin, ping: dict[str, Any]) -> bytes | None:
+    """The logged body, byte for byte (the log lists only its URL)."""
+    if not ping["body_url"]:
+        return None
+    reply = client.http.get(
+        urlsplit(ping["body_url"]).path,
+        headers={"X-Api-Key": twin.api_key, "Accept": "application/octet-stream"},
+    )
+    assert reply.status_code == 200, reply.body
+    return bytes(reply.body)
 
 
 def test_every_ping_form_answers_the_same_through_both_doors(
