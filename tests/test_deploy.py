@@ -285,6 +285,11 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert any(line.startswith(f"Ping base URL: {url['FunctionUrl']}ping/") for line in said)
     rest_pings = "REST pings:    https://abc123.execute-api.us-east-1.amazonaws.com/api/ping/"
     assert any(line.startswith(rest_pings) for line in said)
+    rest_root = "https://abc123.execute-api.us-east-1.amazonaws.com/api"
+    ping_env = aws_clients.lambda_.get_function_configuration(FunctionName="vigil-prod-ping")
+    assert ping_env["Environment"]["Variables"]["VIGIL_SITE_ROOT"] == rest_root
+    ping_config = stage["lambda_functions"]["ping"]["environment_variables"]
+    assert ping_config == {"VIGIL_SITE_ROOT": rest_root}  # kept for the next chalice deploy
     for function in ("vigil-prod", "vigil-prod-sweep", "vigil-prod-ping"):
         logging = aws_clients.lambda_.get_function_configuration(FunctionName=function)
         assert logging["LoggingConfig"] == {
@@ -538,6 +543,12 @@ def test_pings_have_a_public_function_url_on_their_own_function(template: dict[s
     ping = resources[FUNCTION_IDS["ping"]]["Properties"]
     assert ping["Handler"] == "app.ping_url"
     assert "Events" not in ping  # no API Gateway route leads to it
+    # Checks that ?create=1 makes through the URL get the REST API's URLs, not the URL's.
+    site_root = ping["Environment"]["Variables"]["VIGIL_SITE_ROOT"]["Fn::Sub"]
+    assert site_root == "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"
+    for other in ("api_handler", "sweep"):
+        variables = template["Resources"][FUNCTION_IDS[other]]["Properties"]["Environment"]
+        assert "VIGIL_SITE_ROOT" not in variables["Variables"]
     output = template["Outputs"]["PingBaseURL"]["Value"]
     assert output == {"Fn::Join": ["", [{"Fn::GetAtt": [PING_URL_ID, "FunctionUrl"]}, "ping/"]]}
     assert template["Outputs"]["RestPingBaseURL"]["Value"]["Fn::Sub"].endswith("/api/ping/")

@@ -242,6 +242,29 @@ def test_slug_pings_and_auto_create_work_through_the_function_url(
     assert "$default" not in json.dumps(by_slug["cron-job"])
 
 
+def test_a_check_created_through_the_url_links_to_the_configured_api(
+    client: Any, deps: Any, twins: tuple[Twin, Twin], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deployed, the ping function's VIGIL_SITE_ROOT is the REST API (tools/deploy.py, the
+    stack), so a check made by ?create=1 there does not point its API URLs at the ping-only URL."""
+    from dataclasses import replace
+
+    from chalicelib import wiring
+
+    rest = "https://abc123.execute-api.us-east-1.amazonaws.com/api"
+    monkeypatch.setattr(
+        wiring, "_deps", replace(deps, settings=replace(deps.settings, site_root=rest))
+    )
+    _, twin = twins
+    with time_machine.travel(T0, tick=False):
+        made = via_url(client, "GET", twin.path("/ping/{key}/linked?create=1"), {}, b"")
+    assert made.status == 201
+    checks = client.http.get("/api/v3/checks/", headers={"X-Api-Key": twin.api_key})
+    (linked,) = [c for c in json.loads(checks.body)["checks"] if c["slug"] == "linked"]
+    assert linked["update_url"].startswith(rest + "/api/v3/checks/")
+    assert linked["ping_url"].startswith(rest + "/ping/")
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -41,7 +41,7 @@ from chalicelib.bootstrap import Provisioned, provision
 from tools.alarms import alarms
 from tools.paths import ROOT, tool
 from tools.policy import FUNCTIONS, Arns, deployed_policy, stage_policy_file
-from tools.template import LOGGING_CONFIG, PACKAGE_STAGE, PING_URL_CORS
+from tools.template import LOGGING_CONFIG, PACKAGE_STAGE, PING_URL_CORS, SITE_ROOT_VARIABLE
 
 APP_NAME = "vigil"
 API_STAGE = "api"
@@ -116,6 +116,8 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
     run([tool("chalice"), "deploy", "--stage", stage], project_dir)
     deployed = read_deployed(project_dir, stage)
     function_url = ensure_function_url(aws.lambda_, deployed.ping_function)
+    if point_pings_at_the_api(aws.lambda_, project_dir, stage, config, deployed):
+        say("Config: the ping function's VIGIL_SITE_ROOT set to the REST API")
     functions = (deployed.api_function, deployed.sweep_function, deployed.ping_function)
     say(f"Logging: JSON, platform lines at WARN; {ensure_logging(aws.lambda_, functions)} updated")
     specs = alarm_specs(stage, deployed, done.topic_arn)
@@ -192,6 +194,36 @@ def ensure_function_url(lambda_client: Any, function: str) -> str:
                 FunctionName=function, StatementId=statement_id, Principal="*", **grant
             )
     return str(current["FunctionUrl"])
+
+
+def point_pings_at_the_api(
+    lambda_client: Any, project_dir: Path, stage: str, config: dict[str, Any], deployed: Deployed
+) -> bool:
+    """Checks made by ``?create=1`` through the function URL get the REST API's URLs.
+
+    Unless the operator set ``VIGIL_SITE_ROOT`` (a custom domain), the ping function gets the
+    REST API's base: in the stage's config for later deploys, and on the function now (the
+    URL is only known after the first ``chalice deploy``). True if anything changed."""
+    settings = config["stages"][stage]
+    if SITE_ROOT_VARIABLE in {
+        **config.get("environment_variables", {}),
+        **settings.get("environment_variables", {}),
+    }:
+        return False
+    root = deployed.rest_api_url.rstrip("/")
+    ping = settings.setdefault("lambda_functions", {}).setdefault("ping", {})
+    ping.setdefault("environment_variables", {})[SITE_ROOT_VARIABLE] = root
+    changed = _write_if_changed(project_dir / ".chalice" / "config.json", config)
+    current = lambda_client.get_function_configuration(FunctionName=deployed.ping_function)
+    variables = dict(current.get("Environment", {}).get("Variables", {}))
+    if variables.get(SITE_ROOT_VARIABLE) != root:
+        variables[SITE_ROOT_VARIABLE] = root
+        lambda_client.get_waiter("function_updated_v2").wait(FunctionName=deployed.ping_function)
+        lambda_client.update_function_configuration(
+            FunctionName=deployed.ping_function, Environment={"Variables": variables}
+        )
+        changed = True
+    return changed
 
 
 def ensure_logging(lambda_client: Any, functions: Sequence[str]) -> int:

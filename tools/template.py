@@ -51,6 +51,10 @@ PING_URL_CORS = {
 REST_API_ID = "RestAPI"
 API_STAGE = "api"
 PACKAGE_STAGE = "cfn"
+SITE_ROOT_VARIABLE = "VIGIL_SITE_ROOT"
+REST_API_BASE = (
+    f"https://${{{REST_API_ID}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/"
+)
 
 
 def merge_template() -> dict[str, Any]:
@@ -72,6 +76,11 @@ def merge_template() -> dict[str, Any]:
     for function in FUNCTION_IDS:
         resources[POLICY_IDS[function]] = _grants(function)
         resources[FUNCTION_IDS[function]] = _function_additions(function)
+    if not _site_root_configured():
+        # A check that ?create=1 makes through the function URL must get the REST API's URLs
+        # (update, pause, badges): the function URL serves pings only.
+        variables = resources[FUNCTION_IDS["ping"]]["Properties"]["Environment"]["Variables"]
+        variables[SITE_ROOT_VARIABLE] = {"Fn::Sub": REST_API_BASE.rstrip("/")}
     resources.update(ping_url_resources())
     for logical_id, properties in _alarms().items():
         resources[logical_id] = {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
@@ -185,6 +194,15 @@ def _alarms() -> dict[str, Any]:
     )
 
 
+def _site_root_configured() -> bool:
+    config = json.loads((CHALICE_DIR / "config.json").read_text())
+    stage = config.get("stages", {}).get(PACKAGE_STAGE, {})
+    return SITE_ROOT_VARIABLE in {
+        **config.get("environment_variables", {}),
+        **stage.get("environment_variables", {}),
+    }
+
+
 def _log_retention_configured() -> bool:
     config = json.loads((CHALICE_DIR / "config.json").read_text())
     stage = config.get("stages", {}).get(PACKAGE_STAGE, {})
@@ -205,9 +223,7 @@ def _api_log_group_fix() -> dict[str, Any]:
 
 
 def _outputs() -> dict[str, Any]:
-    base = (
-        f"https://${{{REST_API_ID}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/"
-    )
+    base = REST_API_BASE
     return {
         # Pings: the function URL (no API Gateway charge). It ends in a slash already.
         "PingBaseURL": {
