@@ -1,4 +1,4 @@
-"""Vigil's Chalice app: the ping routes, the API blueprint and the sweeper schedule.
+"""Vigil's Chalice app: the ping routes, the API and badge blueprints, the sweeper schedule.
 
 Handlers parse, call a use case and respond; everything else lives in ``chalicelib``.
 Nothing here talks to AWS at import time.
@@ -14,6 +14,7 @@ from chalice.app import Chalice, Rate, Request, Response
 
 from chalicelib import metrics, service, web
 from chalicelib.api_routes import routes as api_routes
+from chalicelib.badge_routes import routes as badge_routes
 from chalicelib.clock import utc_now
 from chalicelib.domain import Ping
 from chalicelib.wiring import deps
@@ -22,6 +23,7 @@ app = Chalice(app_name="vigil")
 app.log.setLevel(logging.INFO)
 logging.getLogger("vigil").setLevel(logging.INFO)
 app.register_blueprint(api_routes)
+app.register_blueprint(badge_routes)
 
 PING_METHODS = ["GET", "POST", "HEAD"]
 
@@ -73,7 +75,7 @@ def _ping(code: str, suffix: str | None, last: str | None) -> Response:
         )
         created = _record(request, target, ping)
     except Exception as error:
-        return web.ping_error(error, request.method)
+        return web.ping_error(error, request.method, web.request_id(request.context))
     if created:
         return web.ping_ok(request.method, settings.ping_body_limit, 201, "Created")
     return web.ping_ok(request.method, settings.ping_body_limit)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from chalicelib.service import create_project
+from chalicelib.management import create_project
 from tests.conftest import T0, read_alerts
 
 JSON = {"Content-Type": "application/json"}

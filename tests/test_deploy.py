@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chalicelib import metrics
-from chalicelib.store import TABLE_SCHEMA, TTL_ATTRIBUTE
+from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
 from tests.conftest import ROOT
 from tools.deploy import Aws, deploy, destroy
 from tools.package import PackageError, build, check_zip, lint
