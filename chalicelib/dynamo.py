@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib import domain, items, metrics
 from chalicelib.clock import utc_now
@@ -61,6 +61,10 @@ FENCED_PINGS = 100
 UNLESS_FENCED = "attribute_not_exists(#gone)"
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 logger = logging.getLogger("vigil")
 
@@ -109,23 +113,29 @@ def hash_key(secret: str) -> str:
 class DynamoStore:
     def __init__(
         self,
-        client_factory: Callable[[], Any],
+        client_factory: Callable[[], DynamoDBClient],
         table: str,
         *,
         due_shards: int = DEFAULT_DUE_SHARDS,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._client_factory = client_factory
-        self._client: Any = None
+        self._client: DynamoDBClient | None = None
         self.table = table
         self.due_shards = due_shards
         self.clock = clock  # only to date the fences a delete leaves
 
     @property
-    def client(self) -> Any:
+    def client(self) -> DynamoDBClient:
         if self._client is None:
             self._client = self._client_factory()
         return self._client
+
+    def _transact(self, writes: list[Item]) -> None:
+        # Items are plain dicts built in items.py; their shapes are DynamoDB's, unchecked.
+        self.client.transact_write_items(
+            TransactItems=cast("list[TransactWriteItemTypeDef]", writes)
+        )
 
     def _get(self, key: Item) -> Item | None:
         reply = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True)
@@ -150,7 +160,7 @@ class DynamoStore:
             writes[1]["Update"]["ConditionExpression"] = "attribute_not_exists(checks)"
         writes.append(_put_new(_badge_item(check.badge_key, check.project, check.uuid), self.table))
         try:
-            self.client.transact_write_items(TransactItems=writes)
+            self._transact(writes)
         except self.client.exceptions.TransactionCanceledException:
             if exclusive_slug:
                 raise SlugTaken() from None
@@ -263,7 +273,7 @@ class DynamoStore:
     def _transact_on_check(self, writes: list[Item]) -> None:
         """Run a transaction whose first write is conditional on the check; map its failure."""
         try:
-            self.client.transact_write_items(TransactItems=writes)
+            self._transact(writes)
         except self.client.exceptions.TransactionCanceledException as exc:
             reasons = exc.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") == "ConditionalCheckFailed":
@@ -568,7 +578,7 @@ class DynamoStore:
                     self.table,
                 )
             )
-        self.client.transact_write_items(TransactItems=writes)
+        self._transact(writes)
 
     def get_project(self, project_id: str) -> Project | None:
         item = self._get({"pk": {"S": f"PROJECT#{project_id}"}, "sk": {"S": "PROJECT"}})

@@ -31,6 +31,7 @@ from chalicelib.domain import Check, Ping
 from chalicelib.dynamo import DynamoStore
 from chalicelib.items import check_to_item
 from chalicelib.sns import SnsAlerter
+from chalicelib.store import CheckStore
 from tests.conftest import T0, read_alerts
 from tests.fakes import MemoryStore, RecordingAlerter
 
@@ -56,6 +57,12 @@ def lambda_processes(deps: Deps, count: int) -> list[Deps]:
         )
         for _ in range(count)
     ]
+
+
+def stored_check(store: CheckStore, check_uuid: str) -> Check:
+    found = store.get_check(check_uuid)
+    assert found is not None, f"{check_uuid} is gone"
+    return found
 
 
 def up_checks(count: int, last_ping: datetime, **fields: Any) -> list[Check]:
@@ -134,7 +141,7 @@ def test_200_concurrent_pings_are_all_counted_and_logged(
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(send, enumerate(sent.values())))
 
-    assert deps.store.get_check(check.uuid).n_pings == 1 + 200
+    assert stored_check(deps.store, check.uuid).n_pings == 1 + 200
     log = ping_log(deps, check.uuid)
     assert sorted(int(item["n"]["N"]) for item in log) == list(range(2, 202))
     assert {bytes(item["body"]["B"]): item["kind"]["S"] for item in log} == {
@@ -246,7 +253,7 @@ def test_sns_failing_30_percent_delivers_every_alert_within_the_following_sweeps
         assert received[flip_id][0] == flipped[events[flip_id][1]] + lost * MINUTE
         assert len(received[flip_id]) == len(attempts) - attempts.count("before")
     for check in checks:
-        stored = deps.store.get_check(check.uuid)
+        stored = stored_check(deps.store, check.uuid)
         assert (stored.status, dict(stored.outbox)) == ("up", {})
 
 
@@ -322,6 +329,7 @@ def test_throttled_dynamodb_is_retried_and_nothing_is_lost(
 
     clock = _VirtualTime()
     monkeypatch.setattr(botocore.endpoint, "time", clock)
+    assert isinstance(deps.store, DynamoStore)
     client = deps.store.client  # the app's own client, with the app's retry configuration
     attempts = client.meta.config.retries["total_max_attempts"]
     throttler = Throttler(seed=11, burst=attempts - 1)
@@ -345,7 +353,7 @@ def test_throttled_dynamodb_is_retried_and_nothing_is_lost(
     assert sorted(delivered) == sorted((c.uuid, e) for c in checks for e in ("down", "up"))
     assert all(len(flip_ids) == 1 for flip_ids in delivered.values())
     for check in checks:
-        assert deps.store.get_check(check.uuid).n_pings == 4
+        assert stored_check(deps.store, check.uuid).n_pings == 4
         assert sorted(int(i["n"]["N"]) for i in ping_log(deps, check.uuid)) == [1, 2, 3, 4]
 
 
@@ -402,7 +410,7 @@ def test_sweep_killed_midway_is_finished_by_the_next_sweeps(
     assert len(repeats) == int(published_before_death)
     assert all(len(set(ids)) == 1 for ids in repeats.values())  # a repeat keeps its flip id
     for check in checks:
-        stored = deps.store.get_check(check.uuid)
+        stored = stored_check(deps.store, check.uuid)
         assert (stored.status, dict(stored.outbox)) == ("down", {})
 
 
@@ -474,7 +482,7 @@ class Expected:
 
 def cron_runs(expr: str, tz: str, start: datetime, end: datetime) -> list[datetime]:
     """When Debian cron runs the job, in UTC (cronsim)."""
-    runs = []
+    runs: list[datetime] = []
     for local in CronSim(expr, start.astimezone(ZoneInfo(tz))):
         moment = local.astimezone(UTC)
         if moment >= end:
@@ -635,7 +643,8 @@ def test_a_year_of_jobs_run_as_cron_runs_them_raises_no_alert() -> None:
         flips = [(f.old, f.new) for f in store.flips(job.check.uuid)]
         assert flips == [("new", "up")], job.check
         sent = sum(len(v.pings) for v in job.visits)
-        assert store.get_check(job.check.uuid).n_pings == simulation.pinged[job.check.uuid] == sent
+        counted = stored_check(store, job.check.uuid).n_pings
+        assert counted == simulation.pinged[job.check.uuid] == sent
 
 
 def inject_faults(rng: random.Random, jobs: list[Job]) -> list[Expected]:
@@ -716,7 +725,7 @@ def test_a_month_across_dst_on_moto_raises_no_alert(deps: Deps, aws: dict[str, s
     assert read_alerts(aws["queue_url"]) == []
     assert sum(r.due for r in simulation.reports) == 0
     for job in jobs:
-        assert deps.store.get_check(job.check.uuid).n_pings == simulation.pinged[job.check.uuid]
+        assert stored_check(deps.store, job.check.uuid).n_pings == simulation.pinged[job.check.uuid]
 
 
 def _track(deadlines: dict[str, datetime], stored: Check) -> None:
