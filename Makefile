@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test lint typecheck pytest screenshots clean
 
 $(STAMP): requirements.txt requirements-dev.txt clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	@command -v go >/dev/null || echo "*** Go client tests SKIPPED: no go on PATH. Run: apt-get install golang-go ***"
 	$(BIN)/pytest -q
+
+# The dashboard's pictures (docs/img/*.png) from a seeded local stack; needs Chromium
+# (apt-get install chromium). The browser tests in `make test` need it too, and skip loudly without.
+screenshots: $(STAMP)
+	$(BIN)/python -m tools.screenshots
 
 # Deploying (docs/deploy.md): credentials and region come from the usual AWS chain.
 #   make package                  SAM/CloudFormation template + zip in $(DIST)/, cfn-lint checked

@@ -1,4 +1,4 @@
-"""Vigil's Chalice app: the ping routes, the API and badge blueprints, the sweeper schedule.
+"""Vigil's Chalice app: the ping routes, the API, badge and dashboard blueprints, the sweeper.
 
 Handlers parse, call a use case and respond; everything else lives in ``chalicelib``.
 Nothing here talks to AWS at import time.
@@ -16,6 +16,7 @@ from chalicelib import metrics, service, web
 from chalicelib.api_routes import routes as api_routes
 from chalicelib.badge_routes import routes as badge_routes
 from chalicelib.clock import utc_now
+from chalicelib.dashboard import routes as dashboard_routes
 from chalicelib.domain import Ping
 from chalicelib.wiring import deps
 
@@ -24,6 +25,7 @@ app.log.setLevel(logging.INFO)
 logging.getLogger("vigil").setLevel(logging.INFO)
 app.register_blueprint(api_routes)
 app.register_blueprint(badge_routes)
+app.register_blueprint(dashboard_routes)
 
 PING_METHODS = ["GET", "POST", "HEAD"]
 

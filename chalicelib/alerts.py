@@ -129,7 +129,7 @@ def _last_ping_doc(last: LoggedPing) -> dict[str, Any]:
 
 
 def _excerpt(body: bytes) -> str:
-    # build_alert has already cut the body to an excerpt (clip_body).
+    # sns_message (or any channel) has already cut the body to an excerpt (clip_body).
     return body.decode("utf-8", errors="replace")
 
 

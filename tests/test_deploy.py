@@ -225,6 +225,8 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert deployed.sweep_function == "vigil-prod-sweep"
     assert "Ping base URL: https://abc123.execute-api.us-east-1.amazonaws.com/api/ping/" in said
     assert "API URL:       https://abc123.execute-api.us-east-1.amazonaws.com/api/api/v3/" in said
+    dashboard = "Dashboard:     https://abc123.execute-api.us-east-1.amazonaws.com/api/ "
+    assert any(line.startswith(dashboard) for line in said)
 
 
 def test_deploy_installs_the_watchman_on_the_deployed_sweeper(
