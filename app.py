@@ -39,7 +39,6 @@ def flush_metrics(event: Any, get_response: Any) -> Any:
         metrics.flush()
 
 
-
 # Jobs ping with any content type or none (curl -d sends form-urlencoded).
 ANY_CONTENT = ["*/*"]
 

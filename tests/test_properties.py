@@ -352,7 +352,9 @@ def fuzz_target(
     from chalicelib.spec import CheckSpec
 
     grant = management.authorize(deps, project.api_key, write=True)
-    check = management.create_check(deps, grant, CheckSpec(name="fuzz", slug="fuzz"), T0, "http://x")
+    check = management.create_check(
+        deps, grant, CheckSpec(name="fuzz", slug="fuzz"), T0, "http://x"
+    )
     other = management.create_project(deps, "other")
     values = [check.uuid, "fuzz", project.ping_key, check.badge_key, "start", "0", "256", "v3"]
     known = {
