@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chalicelib import metrics
-from chalicelib.store import TABLE_SCHEMA, TTL_ATTRIBUTE
+from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
 from tests.conftest import ROOT
 from tools.deploy import Aws, deploy, destroy
 from tools.package import PackageError, build, check_zip, lint
@@ -204,7 +204,7 @@ def snapshot(project: Path) -> dict[str, tuple[int, str]]:
 def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     aws_clients: Aws, project: Path
 ) -> None:
-    chalice, said = FakeChalice(), []
+    chalice, said = FakeChalice(), list[str]()
     deployed = deploy("prod", project, aws_clients, chalice, said.append)
     files = snapshot(project)
     operations = Operations(*vars(aws_clients).values())

@@ -125,6 +125,7 @@ def test_sigterm_is_forwarded_and_the_commands_own_exit_is_kept() -> None:
         assert first_line(process) == b"ready\n"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=WAIT_SECONDS) == 7
+        assert process.stdout is not None
         assert process.stdout.read() == b"got-term\n"
     assert monitor.hits[-1].action == "7"
 
