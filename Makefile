@@ -20,9 +20,10 @@ test: lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check app.py chalicelib tests tools clients/python
+	$(BIN)/ruff format --check app.py chalicelib tests tools clients/python
 
 typecheck: $(STAMP)
-	$(BIN)/mypy  # files from pyproject.toml: chalicelib, app.py, tools
+	$(BIN)/mypy  # files from pyproject.toml: chalicelib, app.py, tools, tests
 	cd clients/python && $(abspath $(BIN))/mypy  # the wrapper, by its own config
 
 # The Go client's tests run inside pytest (tests/test_go_client.py) when `go` is installed.

@@ -287,7 +287,7 @@ def _start_stack(
 
 def _demo_keys(state: StateFile) -> dict[str, str]:
     """The saved demo project if its keys still resolve, else a new one (saved with the rest)."""
-    from chalicelib.service import create_project
+    from chalicelib.management import create_project
     from chalicelib.wiring import deps
 
     if state.demo and deps().store.resolve_key(state.demo["api_key"]) is not None:

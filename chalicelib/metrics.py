@@ -50,6 +50,7 @@ DUE_CHECKS = "DueChecks"  # gauge, count
 OLDEST_DUE_LAG = "OldestDueLagSeconds"  # gauge, seconds
 SWEEP_COMPLETED = "SweepCompleted"  # count: the sweeper's heartbeat
 MALFORMED_ITEMS = "MalformedItems"  # count: check items skipped because they cannot be read
+INTERNAL_ERRORS = "InternalErrors"  # count: requests answered 500 (a bug, or a broken config)
 
 FUNCTION_DIMENSION = "FunctionName"
 FLUSH_SECONDS_VARIABLE = "VIGIL_METRICS_FLUSH_SECONDS"
@@ -110,9 +111,7 @@ def flush(now: datetime | None = None) -> None:
             _sink(line)
 
 
-def flush_if_due(
-    every_seconds: float, monotonic: Callable[[], float] = time.monotonic
-) -> bool:
+def flush_if_due(every_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> bool:
     """Flush if ``every_seconds`` have passed since the last flush here (or never flushed).
 
     Returns whether it flushed. A process's first request flushes, so a deploy shows up at once.

@@ -16,10 +16,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.alerts import SnsAlerter
-from chalicelib.service import Deps
+from chalicelib.deps import Deps
+from chalicelib.dynamo import DynamoStore
 from chalicelib.settings import Settings
-from chalicelib.store import DynamoStore
+from chalicelib.sns import SnsAlerter
 
 _deps: Deps | None = None
 # Clients built by init_lambda, each handed to the first Deps that asks for its service.
@@ -57,7 +57,9 @@ def _client(service: str) -> Any:
 def build_deps(settings: Settings) -> Deps:
     return Deps(
         settings=settings,
-        store=DynamoStore(lambda: _client("dynamodb"), settings.table),
+        store=DynamoStore(
+            lambda: _client("dynamodb"), settings.table, due_shards=settings.due_shards
+        ),
         alerter=SnsAlerter(lambda: _client("sns"), settings.topic_arn),
     )
 

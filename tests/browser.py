@@ -19,12 +19,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from chalicelib import service
-from chalicelib.alerts import SnsAlerter
+from chalicelib import management, service
+from chalicelib.deps import Deps
 from chalicelib.domain import Ping
-from chalicelib.service import Deps
+from chalicelib.dynamo import DynamoStore
 from chalicelib.settings import Settings
-from chalicelib.store import DynamoStore
+from chalicelib.sns import SnsAlerter
 from tests.stack import Stack, http
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -94,7 +94,9 @@ def stack_deps(stack: Stack) -> Deps:
     settings = Settings(table="vigil", topic_arn=topic)
     return Deps(
         settings=settings,
-        store=DynamoStore(lambda: client("dynamodb"), settings.table),
+        store=DynamoStore(
+            lambda: client("dynamodb"), settings.table, due_shards=settings.due_shards
+        ),
         alerter=SnsAlerter(lambda: client("sns"), topic),
     )
 
@@ -109,7 +111,7 @@ class Seeder:
 
     def project(self, name: str) -> dict[str, str]:
         """A fresh project, so a test sees only its own checks; later calls use its key."""
-        self.keys = vars(service.create_project(self.deps, name))
+        self.keys = vars(management.create_project(self.deps, name))
         return self.keys
 
     @property
@@ -127,8 +129,15 @@ class Seeder:
         http("POST", f"{self.stack.base}/api/v3/checks/{check['uuid']}/pause", b"", self.key)
 
     def ping(
-        self, check: dict[str, Any], action: str, ago: timedelta, *, body: bytes = b"",
-        rid: str | None = None, exitstatus: int | None = None, ua: str = "curl/8.5.0",
+        self,
+        check: dict[str, Any],
+        action: str,
+        ago: timedelta,
+        *,
+        body: bytes = b"",
+        rid: str | None = None,
+        exitstatus: int | None = None,
+        ua: str = "curl/8.5.0",
     ) -> None:
         ping = Ping(
             action=action,  # type: ignore[arg-type]
@@ -143,14 +152,25 @@ class Seeder:
         service.record_ping(self.deps, check["uuid"], ping, self.now - ago)
 
     def run(
-        self, check: dict[str, Any], ended_ago: timedelta, took: timedelta, *,
-        failed: bool = False, body: bytes = b"",
+        self,
+        check: dict[str, Any],
+        ended_ago: timedelta,
+        took: timedelta,
+        *,
+        failed: bool = False,
+        body: bytes = b"",
     ) -> None:
         """A /start, then a success (or fail) ``took`` later, paired by a run id."""
         rid = str(uuidlib.uuid4())
         self.ping(check, "start", ended_ago + took, rid=rid)
-        self.ping(check, "fail" if failed else "success", ended_ago, rid=rid, body=body,
-                  exitstatus=1 if failed else 0)
+        self.ping(
+            check,
+            "fail" if failed else "success",
+            ended_ago,
+            rid=rid,
+            body=body,
+            exitstatus=1 if failed else 0,
+        )
 
     def sweep(self) -> None:
         service.sweep(self.deps, self.now)
@@ -160,7 +180,7 @@ DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
 BACKUP_FAILURE = (
-    b"pg_dump: error: connection to server at \"db-primary\" (10.0.3.5), port 5432 failed:\n"
+    b'pg_dump: error: connection to server at "db-primary" (10.0.3.5), port 5432 failed:\n'
     b"FATAL:  remaining connection slots are reserved for superuser connections\n"
     b"backup.sh: <aborting> after 3 attempts\n"
 )
@@ -171,27 +191,55 @@ def seed_demo(seeder: Seeder) -> dict[str, dict[str, Any]]:
     s = seeder
     jitter = random.Random(7).uniform  # the same pictures every time, but not a sawtooth
     checks = {
-        "backup": s.create({
-            "name": "nightly-backup", "slug": "nightly-backup", "tags": "prod db",
-            "desc": "pg_dump of the orders database to S3, then a restore test.",
-            "schedule": "30 2 * * *", "tz": "Europe/Riga", "grace": 1800, "max_duration": 5400,
-        }),
-        "invoices": s.create({
-            "name": "invoice-sync", "slug": "invoice-sync", "tags": "prod billing",
-            "timeout": 3600, "grace": 600,
-        }),
-        "reindex": s.create({
-            "name": "search-reindex", "slug": "search-reindex", "tags": "prod search",
-            "timeout": 900, "grace": 300,
-        }),
-        "reports": s.create({
-            "name": "weekly-report-mailer", "slug": "report-mailer", "tags": "reports",
-            "timeout": 3600, "grace": 3600,
-        }),
-        "etl": s.create({
-            "name": "orders-etl", "slug": "orders-etl", "tags": "prod etl",
-            "timeout": 21600, "grace": 1800, "max_duration": 7200,
-        }),
+        "backup": s.create(
+            {
+                "name": "nightly-backup",
+                "slug": "nightly-backup",
+                "tags": "prod db",
+                "desc": "pg_dump of the orders database to S3, then a restore test.",
+                "schedule": "30 2 * * *",
+                "tz": "Europe/Riga",
+                "grace": 1800,
+                "max_duration": 5400,
+            }
+        ),
+        "invoices": s.create(
+            {
+                "name": "invoice-sync",
+                "slug": "invoice-sync",
+                "tags": "prod billing",
+                "timeout": 3600,
+                "grace": 600,
+            }
+        ),
+        "reindex": s.create(
+            {
+                "name": "search-reindex",
+                "slug": "search-reindex",
+                "tags": "prod search",
+                "timeout": 900,
+                "grace": 300,
+            }
+        ),
+        "reports": s.create(
+            {
+                "name": "weekly-report-mailer",
+                "slug": "report-mailer",
+                "tags": "reports",
+                "timeout": 3600,
+                "grace": 3600,
+            }
+        ),
+        "etl": s.create(
+            {
+                "name": "orders-etl",
+                "slug": "orders-etl",
+                "tags": "prod etl",
+                "timeout": 21600,
+                "grace": 1800,
+                "max_duration": 7200,
+            }
+        ),
         "certs": s.create({"name": "cert-renewal", "tags": "ops", "timeout": 86400}),
         "staging": s.create({"name": "staging-smoke", "tags": "staging", "timeout": 600}),
     }

@@ -103,7 +103,7 @@ def client(deps: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def project(deps: Any) -> Any:
-    from chalicelib.service import create_project
+    from chalicelib.management import create_project
 
     return create_project(deps, "test")
 

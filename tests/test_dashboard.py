@@ -113,8 +113,15 @@ def test_the_page_has_no_inline_script_or_style() -> None:
 @pytest.mark.parametrize("module", sorted(p.name for p in UI.glob("*.js")))
 def test_no_module_parses_data_as_html(module: str) -> None:
     source = (UI / module).read_text()
-    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
-                 "new Function", "style="):
+    for sink in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        "style=",
+    ):
         assert sink not in source, f"{module} uses {sink}"
 
 

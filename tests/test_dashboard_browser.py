@@ -331,8 +331,9 @@ def test_the_check_page_shows_schedule_uptime_durations_and_badges(
     stack: Stack, seeder: Seeder, watched: tuple[Any, Watch]
 ) -> None:
     page, _ = watched
-    check = seeder.create({"name": "nightly", "schedule": "30 2 * * *", "tz": "Europe/Riga",
-                           "grace": 1800})
+    check = seeder.create(
+        {"name": "nightly", "schedule": "30 2 * * *", "tz": "Europe/Riga", "grace": 1800}
+    )
     for night in (3, 2, 1):
         seeder.run(check, night * 24 * HOUR, timedelta(minutes=20 + night))
     sign_in(page, stack, seeder.keys["api_key"])
@@ -382,10 +383,17 @@ def test_fields_the_api_may_grow_are_shown(
 ) -> None:
     page, _ = watched
     check = seeder.create({"name": "grown", "timeout": 3600})
-    grown = {**api_get(stack, seeder.key, f"checks/{check['uuid']}"),
-             "run_health": {"p95_seconds": 12.5}, "owner": "<team>"}
-    page.route(f"**/api/v3/checks/{check['uuid']}", lambda route: route.fulfill(
-        status=200, content_type="application/json", body=json.dumps(grown)))
+    grown = {
+        **api_get(stack, seeder.key, f"checks/{check['uuid']}"),
+        "run_health": {"p95_seconds": 12.5},
+        "owner": "<team>",
+    }
+    page.route(
+        f"**/api/v3/checks/{check['uuid']}",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(grown)
+        ),
+    )
     sign_in(page, stack, seeder.keys["api_key"])
     page.goto(f"{stack.base}/#/check/{check['uuid']}")
     more = page.locator("section", has=page.get_by_role("heading", name="More fields"))
@@ -397,9 +405,7 @@ def test_fields_the_api_may_grow_are_shown(
 # --- safety, weight, speed ----------------------------------------------------------------
 
 
-def test_the_csp_watch_catches_inline_script(
-    stack: Stack, watched: tuple[Any, Watch]
-) -> None:
+def test_the_csp_watch_catches_inline_script(stack: Stack, watched: tuple[Any, Watch]) -> None:
     """The no-violation assertion of every other test would notice one."""
     page, watch = watched
     page.goto(f"{stack.base}/")
@@ -412,9 +418,7 @@ def test_the_csp_watch_catches_inline_script(
     watch.console.clear()
 
 
-def test_page_weight_and_time_to_first_render(
-    stack: Stack, seeder: Seeder, browser: Any
-) -> None:
+def test_page_weight_and_time_to_first_render(stack: Stack, seeder: Seeder, browser: Any) -> None:
     """A cold load of the seeded demo list: every byte the browser received, and when it drew."""
     checks = seed_demo(seeder)
     results = {}
@@ -449,8 +453,9 @@ def test_page_weight_and_time_to_first_render(
     page.goto(f"{stack.base}/#/check/{checks['backup']['uuid']}")
     expect(page.locator("table.pings")).to_be_visible(timeout=WAIT_MS)
     page.wait_for_load_state("networkidle", timeout=WAIT_MS)
-    transferred = sum(r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"]
-                      for r in loaded)
+    transferred = sum(
+        r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"] for r in loaded
+    )
     results["check page"] = {"requests": len(loaded), "bytes": transferred}
     context.close()
     assert transferred < PAGE_WEIGHT_LIMIT, results
@@ -483,9 +488,22 @@ CONTRAST = """(selectors) => {
   return worst;
 }"""
 TEXT_SELECTORS = [
-    ".status.up", ".status.late", ".status.down", ".status.new", ".status.paused",
-    ".status.started", ".muted", "th", ".count", ".button.primary", "td.name a", ".tag",
-    ".slug", ".field label", "input", "select",
+    ".status.up",
+    ".status.late",
+    ".status.down",
+    ".status.new",
+    ".status.paused",
+    ".status.started",
+    ".muted",
+    "th",
+    ".count",
+    ".button.primary",
+    "td.name a",
+    ".tag",
+    ".slug",
+    ".field label",
+    "input",
+    "select",
 ]
 
 

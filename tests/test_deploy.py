@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chalicelib import metrics
-from chalicelib.store import TABLE_SCHEMA, TTL_ATTRIBUTE
+from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
 from tests.conftest import ROOT
 from tools.deploy import AWS_SERVICES, Aws, deploy, destroy
 from tools.package import PackageError, build, check_zip, lint
@@ -261,7 +261,7 @@ def snapshot(project: Path) -> dict[str, tuple[int, str]]:
 def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     aws_clients: Aws, project: Path
 ) -> None:
-    chalice, said = FakeChalice(), []
+    chalice, said = FakeChalice(), list[str]()
     deployed = deploy("prod", project, aws_clients, chalice, said.append)
     files = snapshot(project)
     operations = Operations(*vars(aws_clients).values())
@@ -590,7 +590,7 @@ def test_the_zip_ships_bytecode_python_loads_without_its_source(
             assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, unchecked
         archive.extractall(tmp_path)
     for source in sources:
-        (tmp_path / source).write_text("raise SyntaxError(\"the source was read\")\n")
+        (tmp_path / source).write_text('raise SyntaxError("the source was read")\n')
     done = subprocess.run(
         [sys.executable, "-B", "-c", "import app; print(sorted(app.app.routes)[0])"],
         cwd=tmp_path,

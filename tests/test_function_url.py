@@ -93,15 +93,16 @@ class Twin:
 
 
 def make_twin(client: Any, deps: Any) -> Twin:
-    from chalicelib.service import create_project
+    from chalicelib.management import create_project
 
     project = create_project(deps, "twin")
     codes = {"key": project.ping_key}
-    for name, fields in {
+    specs: dict[str, dict[str, Any]] = {
         "simple": {"timeout": 3600},
         "cron": {"schedule": "*/5 * * * *", "tz": "Europe/Riga"},
         "nightly": {"slug": "nightly", "timeout": 86400},
-    }.items():
+    }
+    for name, fields in specs.items():
         reply = client.http.post(
             "/api/v3/checks/",
             headers={"X-Api-Key": project.api_key, "Content-Type": "application/json"},

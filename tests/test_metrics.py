@@ -111,12 +111,17 @@ def test_a_sink_of_none_drops_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == ""
 
 
+def _count_and_time(name: str) -> None:
+    metrics.count(name)
+    metrics.timing(name, 1.0)
+
+
 @pytest.mark.parametrize(
     "record",
     [
         lambda: metrics.count("kind", kind="x"),
         lambda: metrics.count("Pings", kind=""),
-        lambda: (metrics.count("X"), metrics.timing("X", 1.0)),
+        lambda: _count_and_time("X"),
     ],
     ids=["name-is-a-dimension", "empty-dimension", "two-kinds-for-one-name"],
 )
@@ -195,6 +200,7 @@ def test_the_lambda_init_hook_builds_the_dynamodb_client_the_first_ping_uses(
     from moto import mock_aws
 
     from chalicelib import wiring
+    from chalicelib.dynamo import DynamoStore
     from chalicelib.settings import Settings
 
     settings = Settings(table="t", topic_arn="arn:aws:sns:us-east-1:123456789012:t")
@@ -203,12 +209,19 @@ def test_the_lambda_init_hook_builds_the_dynamodb_client_the_first_ping_uses(
         assert wiring._early_clients == {}
         built: list[str] = []
         real = wiring.aws_client
-        monkeypatch.setattr(wiring, "aws_client", lambda s: built.append(s) or real(s))
+
+        def recording(service: str) -> Any:
+            built.append(service)
+            return real(service)
+
+        monkeypatch.setattr(wiring, "aws_client", recording)
         assert wiring.init_lambda({"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"})
         assert built == ["dynamodb"]
         early = wiring._early_clients["dynamodb"]
         store = wiring.build_deps(settings).store
+        assert isinstance(store, DynamoStore)
         assert store.client is early  # taken over, not built again
         assert built == ["dynamodb"] and wiring._early_clients == {}
-        assert wiring.build_deps(settings).store.client is not early  # handed out once
+        again = wiring.build_deps(settings).store
+        assert isinstance(again, DynamoStore) and again.client is not early  # handed out once
     wiring.reset()

@@ -87,8 +87,11 @@ def _capture(page: Any, path: Path, viewport: dict[str, int], tall: bool) -> Non
     height = int(viewport["height"] * 1.8) if tall else None
     if height is None:  # the list: down to the end of its content
         bottom = page.evaluate("document.querySelector('main').getBoundingClientRect().bottom")
-        page.screenshot(path=str(path), full_page=True,
-                        clip={"x": 0, "y": 0, "width": viewport["width"], "height": bottom})
+        page.screenshot(
+            path=str(path),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": viewport["width"], "height": bottom},
+        )
     else:
         page.set_viewport_size({"width": viewport["width"], "height": height})
         page.screenshot(path=str(path))
