@@ -7,7 +7,7 @@ alarm is written once. Values may be plain strings (deploy) or intrinsic functio
   dimension ``FunctionName``). Five silent minutes in a row alarm; missing data is breaching,
   because a sweeper that stopped running emits nothing at all. It covers a disabled schedule,
   a broken deployment and a sweeper that keeps failing before it completes.
-- **Lambda errors and throttles** of both functions, from AWS/Lambda. No invocations is no
+- **Lambda errors and throttles** of all three functions, from AWS/Lambda. No invocations is no
   problem here, so missing data is not breaching.
 - **Failed publishes.** Every failed alert publish counts ``AlertsFailed``. A flip that the
   API's first attempt could not publish is retried by the sweeper a minute later, so the
@@ -37,7 +37,9 @@ ALERTS_FAILED_PERIODS = math.ceil((domain.MAX_RETRY_DELAY.total_seconds() + 2 * 
 Name = Callable[[str], Any]
 
 
-def alarms(name: Name, api_function: Any, sweep_function: Any, topic: Any) -> dict[str, Any]:
+def alarms(
+    name: Name, api_function: Any, sweep_function: Any, topic: Any, ping_function: Any
+) -> dict[str, Any]:
     """Alarm properties by CloudFormation logical id; ``name(suffix)`` makes each AlarmName."""
     actions = {"AlarmActions": [topic], "OKActions": [topic], "ActionsEnabled": True}
     return {
@@ -82,6 +84,11 @@ def alarms(name: Name, api_function: Any, sweep_function: Any, topic: Any) -> di
         "ApiErrorsAlarm": _lambda_alarm(name("api-errors"), api_function, "Errors", 1, actions),
         "ApiThrottlesAlarm": _lambda_alarm(
             name("api-throttles"), api_function, "Throttles", 1, actions
+        ),
+        # The function URL's function: its throttles are pings refused (reserved concurrency).
+        "PingErrorsAlarm": _lambda_alarm(name("ping-errors"), ping_function, "Errors", 1, actions),
+        "PingThrottlesAlarm": _lambda_alarm(
+            name("ping-throttles"), ping_function, "Throttles", 1, actions
         ),
     }
 
