@@ -517,7 +517,7 @@ class TestRetention:
         pings = api.ok("GET", f"checks/{check['uuid']}/pings/")["pings"]
         assert [p["n"] for p in pings] == [12, 11, 10, 9, 8]
 
-    def test_every_hundredth_ping_prunes_the_log(self, deps: Any, api: Api) -> None:
+    def test_the_log_is_a_ring_that_never_grows_past_its_limit(self, deps: Any, api: Api) -> None:
         from dataclasses import replace
 
         import boto3
@@ -526,18 +526,30 @@ class TestRetention:
         from chalicelib.domain import Ping
 
         deps.settings = replace(deps.settings, ping_log_limit=10)
+        deps.store.ping_log_limit = 10
         check = api.create()
-        for _ in range(100):
-            service.record_ping(deps, check["uuid"], Ping("log"), T0)
-        items = boto3.client("dynamodb").query(
+        for i in range(1, 101):
+            service.record_ping(deps, check["uuid"], Ping("log", body=b"x" * (i % 3 * 40)), T0)
+        partition = boto3.client("dynamodb").query(
             TableName=deps.settings.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-            ExpressionAttributeValues={
-                ":pk": {"S": f"CHECK#{check['uuid']}"},
-                ":p": {"S": "PING#"},
-            },
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"CHECK#{check['uuid']}"}},
         )["Items"]
-        assert sorted(int(i["n"]["N"]) for i in items) == list(range(91, 101))
+        # 4 page slots (ceil(10 / 5) + 2) and 20 body slots, overwritten in place: no deletes.
+        kinds = sorted({i["sk"]["S"].split("#")[0] for i in partition})
+        assert kinds == ["BODY", "CHECK", "LOG"]
+        assert sum(i["sk"]["S"].startswith("LOG#") for i in partition) == 4
+        assert sum(i["sk"]["S"].startswith("BODY#") for i in partition) <= 20
+        pings = api.ok("GET", f"checks/{check['uuid']}/pings/")["pings"]
+        assert [p["n"] for p in pings] == list(range(100, 90, -1))
+        for p in pings:
+            has_body = p["n"] % 3 != 0
+            assert (p["body_url"] is not None) == has_body
+        body = api.client.http.get(
+            f"/api/v3/checks/{check['uuid']}/pings/98/body",
+            headers={"X-Api-Key": api.key},
+        )
+        assert (body.status_code, body.body) == (200, b"x" * 80)
 
     def test_flips_older_than_93_days_are_not_listed(self, api: Api) -> None:
         check = api.create()
