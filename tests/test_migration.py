@@ -155,8 +155,8 @@ def test_old_layout_items_migrate_and_the_api_and_sweeper_see_them(
     assert old[0]["date"] == T0.isoformat() and old[0]["ua"] == "curl/8.5.0"
     assert old[0]["type"] == "start" and old[0]["body_url"]
     # New pings are numbered after the old entries, and listed with them.
-    first = Ping("success", body=b"first under the new code")
-    assert service.record_ping(deps, busy.uuid, first, T0 + MINUTE // 4).n_pings == 131
+    opener = Ping("success", body=b"first under the new code")
+    assert service.record_ping(deps, busy.uuid, opener, T0 + MINUTE // 4).n_pings == 131
     for quarter in range(2, 8):
         service.record_ping(deps, busy.uuid, Ping("success"), T0 + quarter * MINUTE // 4)
     new = listed(busy)
