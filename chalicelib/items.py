@@ -70,7 +70,7 @@ DUE_BUCKET_SECONDS = 600
 # ``PAGE_PINGS`` wait there, the ping that saw it writes them to a page item (a ring slot,
 # overwritten in place) and trims them from the check. Bodies longer than
 # ``INLINE_BODY_BYTES`` go to a body item (also a ring slot), so the check stays under 1 KB.
-PAGE_PINGS = 5
+PAGE_PINGS = 7
 INLINE_BODY_BYTES = 32
 BODY_PREFIX_BYTES = 16
 PAGE_PREFIX = "LOG#"

@@ -535,11 +535,14 @@ class TestRetention:
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": f"CHECK#{check['uuid']}"}},
         )["Items"]
-        # 4 page slots (ceil(10 / 5) + 2) and 20 body slots, overwritten in place: no deletes.
+        # Page slots (2 + what 10 pings need) and body slots, overwritten in place: no deletes.
+        from chalicelib.items import PAGE_PINGS, page_slots
+
         kinds = sorted({i["sk"]["S"].split("#")[0] for i in partition})
         assert kinds == ["BODY", "CHECK", "LOG"]
-        assert sum(i["sk"]["S"].startswith("LOG#") for i in partition) == 4
-        assert sum(i["sk"]["S"].startswith("BODY#") for i in partition) <= 20
+        assert sum(i["sk"]["S"].startswith("LOG#") for i in partition) == page_slots(10)
+        bodies = sum(i["sk"]["S"].startswith("BODY#") for i in partition)
+        assert bodies <= page_slots(10) * PAGE_PINGS
         pings = api.ok("GET", f"checks/{check['uuid']}/pings/")["pings"]
         assert [p["n"] for p in pings] == list(range(100, 90, -1))
         for p in pings:

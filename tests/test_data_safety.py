@@ -16,6 +16,7 @@ import pytest
 
 from chalicelib import management, metrics, service
 from chalicelib.domain import Ping
+from chalicelib.items import PAGE_PINGS
 from chalicelib.spec import CheckSpec
 from tests.conftest import T0, read_alerts
 
@@ -191,13 +192,13 @@ class TestDeleteRacingAPing:
         self, client: Any, deps: Any, project: Any
     ) -> None:
         check = new_check(deps, project)
-        for minute in range(5):
+        for minute in range(PAGE_PINGS):
             service.record_ping(deps, check.uuid, Ping("success"), T0 + minute * MINUTE)
         calls = self.delete_before(deps, "_put_unless_fenced", None)
         original_delete = deps.store.delete_check
         deps.store.delete_check = lambda _: original_delete(deps.store.get_check(check.uuid))
 
-        reply = client.http.post(f"/ping/{check.uuid}")  # the 6th: its page flush meets a fence
+        reply = client.http.post(f"/ping/{check.uuid}")  # the page's flush meets a fence
 
         assert calls == [1]
         # Recorded before the delete (as Healthchecks answers such a ping): 200, nothing left.
@@ -242,13 +243,12 @@ class TestDeleteRacingAPing:
 
 def test_ping_log_pages_and_bodies_expire_after_a_year(deps: Any, project: Any) -> None:
     check = new_check(deps, project)
-    for minute in range(6):
+    for minute in range(PAGE_PINGS + 1):
         ping = Ping("success", body=b"x" * 100)
         service.record_ping(deps, check.uuid, ping, T0 + minute * MINUTE)
     log = [i for i in partition(deps, check.uuid) if i["sk"]["S"].split("#")[0] in ("LOG", "BODY")]
-    assert len(log) == 7  # one page, six bodies
+    assert len(log) == 1 + PAGE_PINGS + 1  # one page (flushed by the last ping), every body
     for item in log:
-        written = (
-            T0 + (5 if item["sk"]["S"].startswith("LOG") else int(item["n"]["N"]) - 1) * MINUTE
-        )
+        is_page = item["sk"]["S"].startswith("LOG")
+        written = T0 + (PAGE_PINGS if is_page else int(item["n"]["N"]) - 1) * MINUTE
         assert int(item["expires"]["N"]) == int((written + timedelta(days=366)).timestamp())
