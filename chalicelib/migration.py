@@ -13,6 +13,12 @@ projecting ALL) and one item per ping (``PING#<n>``, pruned every 100 pings). ``
    the switch (a conditional write each, so a ping of the new code is never overwritten); then
    delete the ``due`` index; then delete the old log entries the retention no longer lists.
 
+A stack from ``make package`` owns its table, and CloudFormation creates or deletes one index
+per stack update, so there the steps are ``python -m chalicelib.cli migrate backfill``, a stack
+update whose template keeps the old index too (``VIGIL_PACKAGE_KEEP_LEGACY_DUE_INDEX=1 make
+package``), ``migrate backfill`` again, a stack update with the plain template, and
+``migrate prune-log`` (docs/deploy.md, "Upgrading").
+
 The old log entries still listed stay where they are: the new code reads them next to the
 ping ring (``DynamoStore.pings``) and a check's first ping under the new code starts its ring
 at its own number, so none is lost. They are hidden once older than ``VIGIL_PING_LOG_LIMIT``
@@ -163,6 +169,18 @@ def delete_unlisted_legacy_pings(
         while pending:
             pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
     report.legacy_pings_deleted = len(doomed)
+
+
+def legacy_due_index() -> dict[str, Any]:
+    """The index of releases before the buckets, for a transitional template."""
+    return {
+        "IndexName": LEGACY_DUE_INDEX,
+        "KeySchema": [
+            {"AttributeName": "due_shard", "KeyType": "HASH"},
+            {"AttributeName": "alert_after", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
 
 
 def _scan(

@@ -18,7 +18,7 @@ import pytest
 
 from chalicelib import migration, service
 from chalicelib.domain import Check, Ping
-from chalicelib.dynamo import DUE_INDEX, LEGACY_DUE_INDEX, PROJECT_INDEX
+from chalicelib.dynamo import DUE_INDEX, LEGACY_DUE_INDEX, PROJECT_INDEX, TABLE_SCHEMA
 from chalicelib.items import check_to_item
 from chalicelib.management import authorize
 from tests.conftest import T0, read_alerts
@@ -182,3 +182,48 @@ def test_a_migrated_table_is_left_alone(deps: Any) -> None:
     table = deps.settings.table
     assert migration.prepare(ddb, table, 4, sleep=lambda _: None) == migration.MigrationReport()
     assert migration.finish(ddb, table, 4, 100) == migration.MigrationReport()
+
+
+def test_the_cli_steps_migrate_a_table_cloudformation_owns(
+    legacy_table: Any, deps: Any, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import cli
+
+    ddb, table = legacy_table, deps.settings.table
+    check = old_check(project, 3, n_pings=150)
+    ddb.put_item(TableName=table, Item=legacy_check_item(check, deps.settings.due_shards))
+    for number in range(1, 151):
+        ddb.put_item(TableName=table, Item=legacy_ping_item(check.uuid, number, T0))
+    monkeypatch.setenv("VIGIL_TABLE", table)
+
+    backfilled = cli.run_migration("backfill")
+    # The stack update that adds the index (the template keeps the old one too) comes here.
+    ddb.update_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "due_bucket", "AttributeType": "N"}],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": next(
+                    i for i in TABLE_SCHEMA["GlobalSecondaryIndexes"] if i["IndexName"] == DUE_INDEX
+                )
+            }
+        ],
+    )
+    pruned = cli.run_migration("prune-log")
+
+    assert (backfilled.buckets_written, pruned.legacy_pings_deleted) == (1, 50)
+    assert [c.uuid for c in deps.store.due_checks(T0 + 3 * MINUTE)] == [check.uuid]
+    assert len(deps.store.pings(check.uuid, newest=150, limit=100)) == 100
+
+
+def test_a_transitional_template_keeps_the_old_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools import template
+
+    plain = template._table_schema()
+    assert [i["IndexName"] for i in plain["GlobalSecondaryIndexes"]] == [DUE_INDEX, PROJECT_INDEX]
+    monkeypatch.setenv(template.KEEP_LEGACY_DUE_INDEX, "1")
+    both = template._table_schema()
+    names = [i["IndexName"] for i in both["GlobalSecondaryIndexes"]]
+    assert names == [DUE_INDEX, PROJECT_INDEX, LEGACY_DUE_INDEX]
+    defined = {d["AttributeName"] for d in both["AttributeDefinitions"]}
+    assert {"due_bucket", "alert_after", "due_shard"} <= defined
