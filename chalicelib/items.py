@@ -140,7 +140,13 @@ def deadline_attrs(check: Check, shards: int) -> Item:
 def due_bucket(at: datetime) -> int:
     """The start of ``at``'s bucket, in UNIX seconds: never after ``at``."""
     domain.require_aware(at)
-    return math.floor(at.timestamp() / DUE_BUCKET_SECONDS) * DUE_BUCKET_SECONDS
+    return bucket_start(at.timestamp())
+
+
+def bucket_start(seconds: float) -> int:
+    # Monotone, which is what the sweep relies on: a deadline at or before ``now`` never has
+    # a bucket after ``now``'s.
+    return math.floor(seconds / DUE_BUCKET_SECONDS) * DUE_BUCKET_SECONDS
 
 
 class MalformedItem(Exception):

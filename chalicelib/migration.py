@@ -125,7 +125,7 @@ def _bucket_update(item: Item, shards: int) -> dict[str, Any] | None:
             "ConditionExpression": "attribute_not_exists(alert_after)",
         }
     deadline = float(item["alert_after"]["N"])
-    bucket = int(deadline // items.DUE_BUCKET_SECONDS) * items.DUE_BUCKET_SECONDS
+    bucket = items.bucket_start(deadline)
     shard = items.due_shard(check_uuid, shards)
     wanted = {"due_bucket": items.n(bucket), "due_shard": {"S": shard}}
     if all(item.get(name) == value for name, value in wanted.items()):
