@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,24 +50,22 @@ def aws() -> Iterator[dict[str, str]]:
         yield {**created, "queue_url": queue_url}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def atomic_dynamodb() -> Any:
+    """Every moto DynamoDB request is atomic in every test, as on DynamoDB (traps.md §3b).
+
+    The same code serialises the local stack (chalicelib.local.AtomicDynamoDB); its lock is per
+    process, like the in-memory backend it guards, so parallel workers each hold their own.
+    """
+    from chalicelib.local import ATOMIC_DYNAMODB
+
+    ATOMIC_DYNAMODB.install()
+    return ATOMIC_DYNAMODB
+
+
 @pytest.fixture
-def serialized_moto() -> Iterator[None]:
-    """Real DynamoDB serialises writes per item; moto does not (traps.md §3b). Make it so."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    names = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
-    originals = {name: getattr(DynamoDBBackend, name) for name in (*names, "get_item", "query")}
-    for name, original in originals.items():
-
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        setattr(DynamoDBBackend, name, locked)
-    yield
-    for name, original in originals.items():
-        setattr(DynamoDBBackend, name, original)
+def serialized_moto(atomic_dynamodb: Any) -> None:
+    """Names the dependency in race tests; the serialisation itself is session-wide."""
 
 
 @pytest.fixture
