@@ -1,4 +1,5 @@
-"""The harness is as atomic as DynamoDB: a write and its reply are one step (traps.md §3b).
+"""moto is as atomic as DynamoDB, a write and its reply one step (traps.md §3b), both in the
+test harness (in-process ``mock_aws``) and in the local stack's moto server (``start_moto``).
 
 moto builds an ``UpdateItem``'s ``ReturnValues`` from the live item after the backend call
 returns. Here the first update is held right after its write; if a second update could run
@@ -7,14 +8,18 @@ before the first reply is built, the first caller would be told the second's cou
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.conftest import TABLE
+from tests.stack import free_port
+
+TABLE = "race"
 
 BOUND_SECONDS = 20  # generous bound for each wait; the happy path takes milliseconds
 
@@ -44,25 +49,63 @@ def wait_for_either(first: threading.Event, second: threading.Event) -> None:
         first.wait(0.01)
 
 
+def create_table(dynamodb: Any) -> Any:
+    dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
+
+
+@pytest.fixture(params=["mock_aws", "local_stack_server"])
+def dynamodb(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A client on moto in process (the harness) or on the local stack's threaded server."""
+    if request.param == "mock_aws":
+        from moto import mock_aws
+
+        with mock_aws():
+            yield create_table(boto3.client("dynamodb"))
+        return
+    from moto.dynamodb.responses import DynamoHandler
+
+    from chalicelib.local import start_moto
+
+    # Undo the harness's own serialisation: the stack must install it by itself.
+    monkeypatch.setattr(DynamoHandler, "call_action", DynamoHandler.call_action.__wrapped__)
+    port = free_port()
+    server = start_moto("127.0.0.1", port)
+    try:
+        yield create_table(boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}"))
+    finally:
+        server.stop()
+
+
 def test_an_update_and_its_reply_are_one_atomic_step(
-    aws: dict[str, str], atomic_dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+    dynamodb: Any, atomic_dynamodb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = WatchedLock()
     monkeypatch.setattr(atomic_dynamodb, "lock", lock)
     written, resume, second_done = threading.Event(), threading.Event(), threading.Event()
-    backend_update = DynamoDBBackend.update_item
+    backend_update, updates = DynamoDBBackend.update_item, itertools.count()
 
     def update_then_hold_the_first(self: Any, *args: Any, **kwargs: Any) -> Any:
         item = backend_update(self, *args, **kwargs)
-        if threading.current_thread().name == "first":
+        if next(updates) == 0:  # the server handles requests on threads of its own
             written.set()
             resume.wait(BOUND_SECONDS)
         return item
 
     monkeypatch.setattr(DynamoDBBackend, "update_item", update_then_hold_the_first)
-    dynamodb = boto3.client("dynamodb")
     replies: dict[str, int] = {}
 
     def increment() -> None:
@@ -91,14 +134,13 @@ def test_an_update_and_its_reply_are_one_atomic_step(
 
 
 def test_the_serialisation_is_installed_once_and_counts_only_writes(
-    aws: dict[str, str], atomic_dynamodb: Any
+    dynamodb: Any, atomic_dynamodb: Any
 ) -> None:
     from moto.dynamodb.responses import DynamoHandler
 
     patched = DynamoHandler.call_action
     atomic_dynamodb.install()
     assert DynamoHandler.call_action is patched, "a second install must not wrap it again"
-    dynamodb = boto3.client("dynamodb")
     key = {"pk": {"S": "CHECK#count"}, "sk": {"S": "CHECK"}}
     before = atomic_dynamodb.writes
     dynamodb.get_item(TableName=TABLE, Key=key)

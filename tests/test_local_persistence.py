@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.stack import Stack, http, running_stack
@@ -28,23 +27,6 @@ def api(stack: Stack, method: str, path: str, body: Any = None) -> Any:
     return status, json.loads(reply)
 
 
-def ping_log(stack: Stack, check: str) -> list[dict[str, Any]]:
-    """Straight from the embedded DynamoDB, independent of any API route."""
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{stack.moto_port}",
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    reply = dynamodb.query(
-        TableName="vigil",
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :ping)",
-        ExpressionAttributeValues={":pk": {"S": f"CHECK#{check}"}, ":ping": {"S": "PING#"}},
-    )
-    return sorted(reply["Items"], key=lambda item: item["sk"]["S"])
-
-
 def create_and_ping(stack: Stack) -> str:
     status, check = api(stack, "POST", "/api/v3/checks/", {"name": "kept", "timeout": 3600})
     assert status == 201
@@ -59,7 +41,7 @@ def assert_kept(stack: Stack, first_keys: dict[str, str], check: str) -> None:
     status, doc = api(stack, "GET", f"/api/v3/checks/{check}")
     assert status == 200 and doc["name"] == "kept"
     assert doc["n_pings"] == 2 and doc["status"] == "up"
-    log = ping_log(stack, check)
+    log = stack.ping_log(check)
     assert [item["kind"]["S"] for item in log] == ["start", "success"]
     assert bytes(log[1]["body"]["B"]) == b"backup done"
 
