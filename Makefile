@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test test-fast lint typecheck pytest clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +17,23 @@ run: $(STAMP)
 
 test: lint typecheck pytest
 
+# The inner loop: everything but the tests marked slow (a real stack, a subprocess, a long drill).
+test-fast: lint typecheck
+	$(BIN)/pytest -q $(PARALLEL) -m "not slow"
+
 lint: $(STAMP)
 	$(BIN)/ruff check app.py chalicelib tests tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy  # files from pyproject.toml: chalicelib, app.py, tools
 
+# One worker per core (WORKERS=1 runs serially). A module whose tests share a module-scoped
+# fixture stays on one worker (tests/conftest.py marks it); every worker has its own moto.
+WORKERS ?= auto
+PARALLEL = $(if $(filter 1,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
+
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PARALLEL)
 
 # Deploying (docs/deploy.md): credentials and region come from the usual AWS chain.
 #   make package                  SAM/CloudFormation template + zip in $(DIST)/, cfn-lint checked

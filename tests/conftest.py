@@ -63,6 +63,46 @@ def atomic_dynamodb() -> Any:
     return ATOMIC_DYNAMODB
 
 
+@pytest.fixture(scope="session", autouse=True)
+def reused_moto_key_material() -> None:
+    """moto makes a fresh 2048-bit RSA key for every KMS key (even symmetric ones, which never
+    use it) and every SNS subscription's message signature: 30-60 ms of CPU each, two or three
+    per test. One key per kind per process is enough: no test compares key material."""
+    import functools
+
+    from moto.kms import models as kms_models
+    from moto.sns import models as sns_models
+
+    kms_models.generate_private_key = functools.cache(kms_models.generate_private_key)
+    signing_key = functools.cache(sns_models.Subscription.private_key.__wrapped__)
+    sns_models.Subscription.private_key = lambda self: signing_key(None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_botocore_loader() -> None:
+    """Every ``mock_aws`` resets boto3's default session, and each new session loaded every
+    service model from JSON again: about 50 ms per client, several clients per test. The models
+    are read-only data, so all sessions of the process share one loader and its cache."""
+    import functools
+
+    from botocore import session
+
+    session.create_loader = functools.cache(session.create_loader)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Parallel workers (make test) take tests one by one, except that a module whose tests
+    share a module-scoped fixture (a stack, a packaged zip, a client venv) stays on one worker,
+    so the fixture is built once."""
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        if fixtures is None:
+            continue
+        scopes = {d.scope for defs in fixtures.name2fixturedefs.values() for d in defs}
+        if scopes & {"module", "package", "class"}:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def serialized_moto(atomic_dynamodb: Any) -> None:
     """Names the dependency in race tests; the serialisation itself is session-wide."""
