@@ -90,6 +90,7 @@ def one_botocore_loader() -> None:
     session.create_loader = functools.cache(session.create_loader)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Parallel workers (make test) take tests one by one, except that a module whose tests
     share a module-scoped fixture (a stack, a packaged zip, a client venv) stays on one worker,

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.stack import http, port_is_open, running_stack
 
+pytestmark = pytest.mark.slow  # real stacks over HTTP
 CONCURRENT_PINGS = 100  # the ping log keeps 100 by default, so every one stays countable
 
 
