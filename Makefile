@@ -4,12 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint typecheck pytest clean
+.PHONY: run test test-fast lint typecheck pytest screenshots clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3"
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -e clients/python  # the `vigil` command (vigil run)
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -22,18 +23,27 @@ test-fast: lint typecheck
 	$(BIN)/pytest -q $(PARALLEL) -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check app.py chalicelib tests tools
+	$(BIN)/ruff check app.py chalicelib tests tools clients/python
+	$(BIN)/ruff format --check app.py chalicelib tests tools clients/python
 
 typecheck: $(STAMP)
-	$(BIN)/mypy  # files from pyproject.toml: chalicelib, app.py, tools
+	$(BIN)/mypy  # files from pyproject.toml: chalicelib, app.py, tools, tests
+	cd clients/python && $(abspath $(BIN))/mypy  # the wrapper, by its own config
 
 # One worker per core (WORKERS=1 runs serially). A module whose tests share a module-scoped
 # fixture stays on one worker (tests/conftest.py marks it); every worker has its own moto.
+# The Go client's tests run inside pytest (tests/test_go_client.py) when `go` is installed.
 WORKERS ?= auto
 PARALLEL = $(if $(filter 1,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
 
 pytest: $(STAMP)
+	@command -v go >/dev/null || echo "*** Go client tests SKIPPED: no go on PATH. Run: apt-get install golang-go ***"
 	$(BIN)/pytest -q $(PARALLEL)
+
+# The dashboard's pictures (docs/img/*.png) from a seeded local stack; needs Chromium
+# (apt-get install chromium). The browser tests in `make test` need it too, and skip loudly without.
+screenshots: $(STAMP)
+	$(BIN)/python -m tools.screenshots
 
 # Deploying (docs/deploy.md): credentials and region come from the usual AWS chain.
 #   make package                  SAM/CloudFormation template + zip in $(DIST)/, cfn-lint checked

@@ -1,21 +1,30 @@
 """The composition root: builds ``Deps`` from the environment on first use, once per process.
 
 boto3 is imported here, and only when a client is first needed, so importing the app stays
-cheap for cold starts. ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) points every client at
-the embedded moto server locally.
+cheap for tests and tools. ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) points every client
+at the embedded moto server locally.
+
+In Lambda, ``init_lambda`` (called by app.py at import) builds the DynamoDB client during the
+init phase instead, so the first ping does not pay for ``import boto3`` and the client's model
+files. It does nothing unless the Lambda runtime is there (``AWS_LAMBDA_RUNTIME_API``): tests
+import the app before moto starts, and a client made then would reach real AWS (traps.md §3).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.alerts import SnsAlerter
-from chalicelib.service import Deps
+from chalicelib.deps import Deps
+from chalicelib.dynamo import DynamoStore
 from chalicelib.settings import Settings
-from chalicelib.store import DynamoStore
+from chalicelib.sns import SnsAlerter
 
 _deps: Deps | None = None
+# Clients built by init_lambda, each handed to the first Deps that asks for its service.
+_early_clients: dict[str, Any] = {}
+LAMBDA_RUNTIME_VARIABLE = "AWS_LAMBDA_RUNTIME_API"
 
 
 # A ping must answer well inside API Gateway's 29 s limit even when AWS is slow: short
@@ -31,11 +40,27 @@ def aws_client(service: str) -> Any:
     return boto3.client(service, config=Config(retries=CLIENT_RETRIES, **CLIENT_TIMEOUTS))
 
 
+def init_lambda(environ: Mapping[str, str]) -> bool:
+    """Build the DynamoDB client now if this is a Lambda init phase; True if it did."""
+    if not environ.get(LAMBDA_RUNTIME_VARIABLE):
+        return False
+    # Only DynamoDB: every ping and every sweep needs it; SNS only when an alert goes out.
+    _early_clients["dynamodb"] = aws_client("dynamodb")
+    return True
+
+
+def _client(service: str) -> Any:
+    early = _early_clients.pop(service, None)
+    return early if early is not None else aws_client(service)
+
+
 def build_deps(settings: Settings) -> Deps:
     return Deps(
         settings=settings,
-        store=DynamoStore(lambda: aws_client("dynamodb"), settings.table),
-        alerter=SnsAlerter(lambda: aws_client("sns"), settings.topic_arn),
+        store=DynamoStore(
+            lambda: _client("dynamodb"), settings.table, due_shards=settings.due_shards
+        ),
+        alerter=SnsAlerter(lambda: _client("sns"), settings.topic_arn),
     )
 
 
@@ -50,3 +75,4 @@ def reset() -> None:
     """Forget the built collaborators (tests, and a changed environment)."""
     global _deps
     _deps = None
+    _early_clients.clear()

@@ -73,9 +73,10 @@ def reused_moto_key_material() -> None:
     from moto.kms import models as kms_models
     from moto.sns import models as sns_models
 
-    kms_models.generate_private_key = functools.cache(kms_models.generate_private_key)
+    # moto's own functions, replaced for the session: mypy sees them as fixed attributes.
+    kms_models.generate_private_key = functools.cache(kms_models.generate_private_key)  # type: ignore[attr-defined]
     signing_key = functools.cache(sns_models.Subscription.private_key.__wrapped__)
-    sns_models.Subscription.private_key = lambda self: signing_key(None)
+    sns_models.Subscription.private_key = lambda self: signing_key(None)  # type: ignore[method-assign,assignment]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -141,7 +142,7 @@ def client(deps: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def project(deps: Any) -> Any:
-    from chalicelib.service import create_project
+    from chalicelib.management import create_project
 
     return create_project(deps, "test")
 
@@ -162,3 +163,14 @@ def read_alerts(queue_url: str) -> list[dict[str, Any]]:
             envelope["document"] = json.loads(envelope["Message"])
             alerts.append(envelope)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Skipped browser tests must not go unnoticed in ``make test``'s quiet output."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    reasons = {str(report.longrepr) for report in skipped}
+    if any("BROWSER TESTS SKIPPED" in reason for reason in reasons):
+        from tests.browser import INSTALL_HINT
+
+        line = f"BROWSER TESTS SKIPPED: no Chromium here. Run: {INSTALL_HINT}"
+        terminalreporter.write_sep("!", line, red=True, bold=True)

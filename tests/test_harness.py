@@ -79,7 +79,8 @@ def dynamodb(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     from chalicelib.local import start_moto
 
     # Undo the harness's own serialisation: the stack must install it by itself.
-    monkeypatch.setattr(DynamoHandler, "call_action", DynamoHandler.call_action.__wrapped__)
+    unlocked = DynamoHandler.call_action.__wrapped__  # type: ignore[attr-defined]
+    monkeypatch.setattr(DynamoHandler, "call_action", unlocked)
     port = free_port()
     server = start_moto("127.0.0.1", port)
     try:

@@ -32,7 +32,14 @@ JSON = {"Content-Type": "application/json"}
 
 # Granted although no flow below makes the call, each with its reason. Anything granted, never
 # called and not listed here fails test_each_policy_grants_only_what_its_function_calls.
-UNEXERCISED_GRANTS: dict[str, dict[str, str]] = {"api_handler": {}, "sweep": {}}
+UNEXERCISED_GRANTS: dict[str, dict[str, str]] = {
+    "api_handler": {},
+    "sweep": {},
+    "ping": {
+        "dynamodb:BatchWriteItem": "prunes a check's ping log once every VIGIL_PING_LOG_LIMIT "
+        "(100) pings of it; the flows ping no check that often through the function URL",
+    },
+}
 
 
 # --- IAM: which requests a call makes, and whether a policy allows them ---------------------
@@ -153,6 +160,13 @@ class Flows:
         with self.recorder.acting_as("api_handler"):
             return getattr(self.client.http, method)(path, **kwargs)
 
+    def url(self, method: str, path: str, body: bytes | None = None) -> Any:
+        """A ping through the function URL: the ``ping`` function, its own role."""
+        from tests.test_function_url import url_event
+
+        with self.recorder.acting_as("ping"):
+            return self.client.lambda_.invoke("ping", url_event(method, path, body=body)).payload
+
     def sweep(self) -> None:
         event = self.client.events.generate_cw_event(
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
@@ -199,7 +213,26 @@ def run_api_flows(flows: Flows, simple: str, cron: str) -> None:
         f"/ping/{ping_key}/missing",
     ):
         flows.http("get", path)
+    run_url_flows(flows, simple, cron)
     run_management_flows(flows, simple, rw)
+
+
+def run_url_flows(flows: Flows, simple: str, cron: str) -> None:
+    """Every ping form through the function URL, as the ``ping`` function."""
+    for suffix in ("", "/start", "/log", "/progress", "/0", "/1", "/256", f"/start?rid={RID}"):
+        flows.url("GET", f"/ping/{simple}{suffix}")
+    flows.url("POST", f"/ping/{cron}", body=b"done")
+    flows.url("HEAD", f"/ping/{cron}")
+    flows.url("GET", "/ping/7b4c2f0e-0000-4000-8000-000000000000")
+    ping_key = flows.keys.ping_key
+    for path in (
+        f"/ping/{ping_key}/nightly",
+        f"/ping/{ping_key}/nightly/fail",
+        f"/ping/{ping_key}/missing",
+        f"/ping/{ping_key}/made-by-ping?create=1",
+        "/api/v3/checks/",
+    ):
+        flows.url("GET", path)
 
 
 def run_management_flows(flows: Flows, check: str, rw: str) -> None:
@@ -237,6 +270,8 @@ def run_alert_flows(flows: Flows) -> None:
     flows.later(300)
     flows.sweep()  # both go down, alerts published by the sweep
     flows.http("get", f"/ping/{silent}")  # up: published on the ping path
+    flows.http("get", f"/ping/{overrun}/fail")
+    flows.url("GET", f"/ping/{overrun}")  # up again, published by the function URL's function
     with flows.topic_gone():
         flows.http("get", f"/ping/{silent}/fail")  # publish fails on the ping path
         flows.later(300)
@@ -256,7 +291,7 @@ def observed() -> Iterator[Recorder]:
 
         from chalicelib import wiring
         from chalicelib.bootstrap import provision
-        from chalicelib.service import create_project
+        from chalicelib.management import create_project
         from chalicelib.settings import Settings
 
         sns = boto3.client("sns")
@@ -304,6 +339,8 @@ def test_the_flows_exercise_both_functions_and_nothing_runs_unattributed(
     assert {"dynamodb:UpdateItem", "dynamodb:PutItem", "sns:Publish"} <= {a for a, _ in api}
     assert ("dynamodb:Query", table_arn(TABLE) + "/index/due") in sweep
     assert ("sns:Publish", observed.arns.topic) in sweep
+    ping = observed.calls["ping"]
+    assert {"dynamodb:UpdateItem", "dynamodb:PutItem", "sns:Publish"} <= {a for a, _ in ping}
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
