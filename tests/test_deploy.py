@@ -389,6 +389,7 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_template_passes_cfn_lint(packaged: tuple[Path, Path]) -> None:
     lint(packaged[0])
 
@@ -404,6 +405,7 @@ def test_cfn_lint_would_catch_a_broken_template(
         lint(path)
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_stack_owns_a_protected_table_of_the_code_s_schema(template: dict[str, Any]) -> None:
     ((_, table),) = resources_of(template, "AWS::DynamoDB::Table").items()
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
@@ -419,6 +421,7 @@ def test_the_stack_owns_a_protected_table_of_the_code_s_schema(template: dict[st
     }
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_topic_is_encrypted_with_a_key_cloudwatch_may_use(template: dict[str, Any]) -> None:
     ((topic_id, topic),) = resources_of(template, "AWS::SNS::Topic").items()
     ((key_id, key),) = resources_of(template, "AWS::KMS::Key").items()
@@ -434,6 +437,7 @@ def test_the_topic_is_encrypted_with_a_key_cloudwatch_may_use(template: dict[str
     assert "123456789012" not in json.dumps(template)
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_sweeper_runs_every_minute_with_time_for_fast_mode(template: dict[str, Any]) -> None:
     sweep = template["Resources"][FUNCTION_IDS["sweep"]]["Properties"]
     (event,) = sweep["Events"].values()
@@ -441,6 +445,7 @@ def test_the_sweeper_runs_every_minute_with_time_for_fast_mode(template: dict[st
     assert sweep["Timeout"] >= 75
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_each_function_has_its_own_role_with_its_own_grants(template: dict[str, Any]) -> None:
     resources = template["Resources"]
     for function in FUNCTIONS:
@@ -458,6 +463,7 @@ def test_each_function_has_its_own_role_with_its_own_grants(template: dict[str, 
         assert actions == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_each_function_logs_to_a_group_that_expires(template: dict[str, Any]) -> None:
     groups = resources_of(template, "AWS::Logs::LogGroup").values()
     names = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups}
@@ -465,6 +471,7 @@ def test_each_function_logs_to_a_group_that_expires(template: dict[str, Any]) ->
     assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups)
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_alarms_watch_the_sweeper_and_both_functions(template: dict[str, Any]) -> None:
     alarms = {
         k: v["Properties"] for k, v in resources_of(template, "AWS::CloudWatch::Alarm").items()
@@ -491,6 +498,7 @@ def test_the_alarms_watch_the_sweeper_and_both_functions(template: dict[str, Any
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlertTopic"}]
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_zip_holds_the_pinned_runtime_closure_only(packaged: tuple[Path, Path]) -> None:
     entries = check_zip(packaged[1], ROOT / "requirements.txt", ROOT / "requirements-dev.txt")
     assert {"app.py", "chalicelib", "croniter", "dateutil"} <= set(entries)

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from tests.stack import http, port_is_open, running_stack
+
+pytestmark = pytest.mark.slow  # real stacks over HTTP
+CONCURRENT_PINGS = 100  # the ping log keeps 100 by default, so every one stays countable
 
 
 def test_serve_runs_the_api_on_embedded_aws_and_stops_cleanly() -> None:
@@ -41,3 +47,23 @@ def test_serve_runs_the_api_on_embedded_aws_and_stops_cleanly() -> None:
             assert reply.read() == binary
         assert stack.stop() == 0
         assert not port_is_open(stack.port) and not port_is_open(stack.moto_port)
+
+
+def test_concurrent_pings_over_http_are_all_counted_and_logged() -> None:
+    """The embedded DynamoDB serialises writes as DynamoDB does (issue 8: 96 pings made 93)."""
+    with running_stack() as stack:
+        key = stack.keys["api_key"]
+        _, body = http("POST", f"{stack.base}/api/v3/checks/", b'{"name": "busy"}', key)
+        check = json.loads(body)["uuid"]
+        sent = {f"ping {i}".encode() for i in range(CONCURRENT_PINGS)}
+        with ThreadPoolExecutor(16) as pool:
+            replies = list(
+                pool.map(lambda body: http("POST", f"{stack.base}/ping/{check}", body), sent)
+            )
+        assert replies == [(200, b"OK")] * CONCURRENT_PINGS
+        _, body = http("GET", f"{stack.base}/api/v3/checks/{check}", key=key)
+        assert json.loads(body)["n_pings"] == CONCURRENT_PINGS
+        log = stack.ping_log(check)
+        assert sorted(int(item["n"]["N"]) for item in log) == list(range(1, CONCURRENT_PINGS + 1))
+        assert {bytes(item["body"]["B"]) for item in log} == sent
+        assert stack.stop() == 0
