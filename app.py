@@ -7,21 +7,25 @@ Nothing here talks to AWS at import time.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
-from chalice.app import Chalice, Rate, Request, Response
+from chalice.app import Chalice, Rate, Request, Response, SQSEvent
 
-from chalicelib import metrics, service, web
+from chalicelib import channel_routes, metrics, notifier, service, web
 from chalicelib.api_routes import routes as api_routes
 from chalicelib.clock import utc_now
 from chalicelib.domain import Ping
+from chalicelib.settings import notify_queue_name
 from chalicelib.wiring import deps
+from chalicelib.wiring import notifier as notifier_deps
 
 app = Chalice(app_name="vigil")
 app.log.setLevel(logging.INFO)
 logging.getLogger("vigil").setLevel(logging.INFO)
 app.register_blueprint(api_routes)
+app.register_blueprint(channel_routes.routes)
 
 PING_METHODS = ["GET", "POST", "HEAD"]
 
@@ -33,7 +37,6 @@ def flush_metrics(event: Any, get_response: Any) -> Any:
         return get_response(event)
     finally:
         metrics.flush()
-
 
 
 # Jobs ping with any content type or none (curl -d sends form-urlencoded).
@@ -104,3 +107,12 @@ def _request() -> Request:
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep")
 def sweep(event: Any) -> None:
     service.sweep_invocation(deps(), utc_now, time.sleep)
+
+
+# The queue's name is needed when chalice deploys or packages (it imports this module then),
+# never at run time: tools/deploy.py sets VIGIL_NOTIFY_QUEUE per stage.
+@app.on_sqs_message(queue=notify_queue_name(os.environ), batch_size=1, name="notify")
+def notify(event: SQSEvent) -> None:
+    """One message per invocation: a slow channel holds up nothing but its own delivery."""
+    for record in event:
+        notifier.handle_record(notifier_deps(), record.to_dict(), utc_now())

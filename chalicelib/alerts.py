@@ -30,8 +30,10 @@ class Alert:
     document: dict[str, Any]
 
 
-def build_alert(check: Check, flip: Flip, last_ping: LoggedPing | None) -> Alert:
-    document = alert_document(check, flip, last_ping)
+def build_alert(
+    check: Check, flip: Flip, last_ping: LoggedPing | None, topic_channel_id: str = ""
+) -> Alert:
+    document = alert_document(check, flip, last_ping, topic_channel_id)
     machine = json.dumps(document, sort_keys=True)
     envelope = {
         "default": machine,
@@ -51,13 +53,16 @@ def build_alert(check: Check, flip: Flip, last_ping: LoggedPing | None) -> Alert
     )
 
 
-def alert_document(check: Check, flip: Flip, last_ping: LoggedPing | None) -> dict[str, Any]:
+def alert_document(
+    check: Check, flip: Flip, last_ping: LoggedPing | None, topic_channel_id: str = ""
+) -> dict[str, Any]:
     return {
         "version": ALERT_FORMAT_VERSION,
         "event": flip.new,
         "reason": flip.reason if flip.new == "down" else None,
         # The check as of the flip, so a late (retried) delivery still describes the outage.
-        "check": check_to_dict(check, flip.at),
+        # ``check.channels`` names the channels this alert goes to (the notifier reads it).
+        "check": check_to_dict(check, flip.at, channel_id=topic_channel_id),
         "flip": {
             "id": flip.id,
             "at": flip.at.isoformat(),

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import badges, domain
+from chalicelib.channel_service import resolve_spec_channels, topic_channel
 from chalicelib.check_json import check_to_dict, unique_key
 from chalicelib.domain import Check, LoggedPing
 from chalicelib.errors import (
@@ -58,13 +59,8 @@ class View:
 
 
 def channel(deps: Deps) -> dict[str, str]:
-    """The deployment's one alert channel: its SNS topic."""
-    arn = deps.settings.topic_arn
-    return {
-        "id": str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, arn)),
-        "name": arn.rsplit(":", 1)[-1],
-        "kind": "sns",
-    }
+    """The deployment's SNS topic, every project's first channel."""
+    return topic_channel(deps)
 
 
 # --- lookups ----------------------------------------------------------------------------
@@ -113,7 +109,7 @@ def upsert_check(
 ) -> tuple[Check, bool]:
     """Create (True), or update the first check matching every ``unique`` field (False)."""
     spec = _with_version_slug(spec, version)
-    _check_channels(deps, spec)
+    spec = resolve_spec_channels(deps, grant.project, spec)
     match = _unique_match(deps, grant, spec)
     if match is None:
         if deps.store.count_project_checks(grant.project) >= deps.settings.check_limit:
@@ -135,7 +131,7 @@ def _unique_match(deps: Deps, grant: KeyGrant, spec: CheckSpec) -> Check | None:
 def update_check(deps: Deps, grant: KeyGrant, code: str, spec: CheckSpec, version: int) -> Check:
     check = find_check(deps, grant, code)
     spec = _with_version_slug(spec, version)
-    _check_channels(deps, spec)
+    spec = resolve_spec_channels(deps, grant.project, spec)
     return _write_config(deps, check, spec)
 
 
@@ -144,18 +140,6 @@ def _with_version_slug(spec: CheckSpec, version: int) -> CheckSpec:
     if version < 3 and spec.name is not None and spec.slug is None:
         return replace(spec, slug=slugify(spec.name))
     return spec
-
-
-def _check_channels(deps: Deps, spec: CheckSpec) -> None:
-    if spec.channels is None or spec.channels in ("", "*"):
-        return
-    known = channel(deps)
-    for part in spec.channels.split(","):
-        identifier = part.strip()
-        if not identifier:
-            raise BadRequest("empty channel identifier")
-        if identifier not in (known["id"], known["name"]):
-            raise BadRequest(f"invalid channel identifier: {identifier}")
 
 
 def _write_config(deps: Deps, check: Check, spec: CheckSpec) -> Check:

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from chalicelib import domain, metrics
 from chalicelib.alerts import Alert, build_alert
+from chalicelib.channel_store import ChannelStore
 from chalicelib.domain import Check, Flip, Ping
 from chalicelib.errors import (
     AmbiguousSlug,
@@ -31,6 +32,7 @@ from chalicelib.errors import (
     WrongApiKey,
 )
 from chalicelib.logs import log_event
+from chalicelib.routing import topic_channel_id
 from chalicelib.settings import Settings
 from chalicelib.spec import CheckSpec
 from chalicelib.store import DynamoStore, KeyGrant, Project
@@ -89,6 +91,7 @@ class Deps:
     alerter: Alerter
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     ping_keys: dict[str, str] = field(default_factory=dict)
+    channels: ChannelStore | None = None  # alert channels (chalicelib/channel_service.py)
 
 
 # --- pings ------------------------------------------------------------------------------
@@ -204,7 +207,8 @@ def deliver(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:
     """
     deps.store.record_flip(check.uuid, flip)
     if flip.notifies and check.alerts_enabled:
-        alert = build_alert(check, flip, deps.store.last_ping_entry(check.uuid))
+        topic_id = topic_channel_id(deps.settings.topic_arn)
+        alert = build_alert(check, flip, deps.store.last_ping_entry(check.uuid), topic_id)
         try:
             message_id = deps.alerter.publish(alert)
         except Exception:
@@ -386,8 +390,9 @@ def apply_spec(check: Check, spec: CheckSpec) -> Check:
         changes["kind"] = "cron"
     elif spec.timeout is not None:
         changes["kind"] = "simple"
-    if spec.channels is not None:
+    if spec.channels is not None:  # already resolved to ids by the API (routing.resolve)
         changes["alerts_enabled"] = spec.channels != ""
+        changes["channel_ids"] = spec.channels
     return replace(check, **changes)
 
 

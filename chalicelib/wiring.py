@@ -7,15 +7,23 @@ the embedded moto server locally.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.alerts import SnsAlerter
+from chalicelib.channel_store import ChannelStore
+from chalicelib.errors import ConfigError
+from chalicelib.notifier import Notifier
+from chalicelib.notify_queue import RoutingAlerter, SnsPublisher, SqsQueue
+from chalicelib.routing import topic_channel_id
 from chalicelib.service import Deps
 from chalicelib.settings import Settings
 from chalicelib.store import DynamoStore
 
 _deps: Deps | None = None
+_notifier: Notifier | None = None
 
 
 # A ping must answer well inside API Gateway's 29 s limit even when AWS is slow: short
@@ -32,11 +40,52 @@ def aws_client(service: str) -> Any:
 
 
 def build_deps(settings: Settings) -> Deps:
+    topic = SnsAlerter(lambda: aws_client("sns"), settings.topic_arn)
     return Deps(
         settings=settings,
         store=DynamoStore(lambda: aws_client("dynamodb"), settings.table),
-        alerter=SnsAlerter(lambda: aws_client("sns"), settings.topic_arn),
+        alerter=RoutingAlerter(topic, notify_queue(settings), topic_channel_id(settings.topic_arn)),
+        channels=ChannelStore(
+            lambda: aws_client("dynamodb"),
+            lambda: aws_client("kms"),
+            settings.table,
+            settings.channel_key_id,
+        ),
     )
+
+
+def notify_queue(settings: Settings) -> SqsQueue | None:
+    if not settings.notify_queue_url:
+        return None  # no notifier deployed: every alert goes to the topic, as before
+    return SqsQueue(lambda: aws_client("sqs"), settings.notify_queue_url, settings.dead_letter_url)
+
+
+def build_notifier(built: Deps, say: Callable[[str], None] | None = None) -> Notifier:
+    """The notifier's collaborators: one per process, like ``deps()``."""
+    import random
+
+    from chalicelib.channels.sender import send
+
+    settings = built.settings
+    queue = notify_queue(settings)
+    if queue is None or built.channels is None:
+        raise ConfigError("VIGIL_NOTIFY_QUEUE_URL is not set")
+    return Notifier(
+        channels=built.channels,
+        queue=queue,
+        topic_channel_id=topic_channel_id(settings.topic_arn),
+        send_http=functools.partial(send, allow_loopback=settings.allow_loopback),
+        publish_sns=SnsPublisher(lambda: aws_client("sns")),
+        rng=random.SystemRandom().random,
+        say=say,
+    )
+
+
+def notifier() -> Notifier:
+    global _notifier
+    if _notifier is None:
+        _notifier = build_notifier(deps())
+    return _notifier
 
 
 def deps() -> Deps:
@@ -48,5 +97,6 @@ def deps() -> Deps:
 
 def reset() -> None:
     """Forget the built collaborators (tests, and a changed environment)."""
-    global _deps
+    global _deps, _notifier
     _deps = None
+    _notifier = None

@@ -1,0 +1,116 @@
+"""SQS adapter for the notifier, the alerter that routes an alert, and their provisioning.
+
+Path of an alert (issue 12): the sweeper (or a ping) publishes it to the deployment's topic,
+which SQS-subscribes the notify queue (raw delivery, filtered to Vigil alerts so the watchman's
+CloudWatch alarms on the same topic stay out). A check routed to stored channels but not to
+the topic must not reach the topic's subscribers (Healthchecks' per-check routing), so its
+alert goes straight onto the notify queue instead, in the same form. Either way the notifier
+fans out one delivery message per channel.
+
+The dead-letter queue takes deliveries whose retry budget is spent (the notifier puts them
+there); provisioning and the redrive policy are in ``notify_setup``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.alerts import Alert, SnsAlerter
+from chalicelib.channels.delivery import HttpReply, NetworkError, Outcome
+from chalicelib.channels.message import SnsMessage
+
+MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds ceiling
+
+
+class SqsQueue:
+    """The notify queue and its dead letters. The client is built on first use."""
+
+    def __init__(self, client_factory: Callable[[], Any], url: str, dead_letter_url: str) -> None:
+        self._client_factory = client_factory
+        self._client: Any = None
+        self.url = url
+        self.dead_letter_url = dead_letter_url
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    def send(
+        self,
+        body: str,
+        delay_seconds: int = 0,
+        attributes: dict[str, dict[str, str]] | None = None,
+    ) -> str:
+        reply = self.client.send_message(
+            QueueUrl=self.url,
+            MessageBody=body,
+            DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay_seconds)),
+            MessageAttributes=_sqs_attributes(attributes or {}),
+        )
+        return str(reply["MessageId"])
+
+    def dead_letter(self, body: str) -> None:
+        self.client.send_message(QueueUrl=self.dead_letter_url, MessageBody=body)
+
+
+class RoutingAlerter:
+    """Publishes to the topic when the check routes there, else queues for the notifier."""
+
+    def __init__(self, topic: SnsAlerter, queue: SqsQueue | None, topic_channel_id: str) -> None:
+        self.topic = topic
+        self.queue = queue
+        self.topic_channel_id = topic_channel_id
+
+    def publish(self, alert: Alert) -> str:
+        routed = routed_channels(alert.document)
+        if self.topic_channel_id in routed or self.queue is None:
+            return self.topic.publish(alert)
+        return self.queue.send(json.dumps(alert.document, sort_keys=True), 0, alert.attributes)
+
+
+def routed_channels(document: dict[str, Any]) -> list[str]:
+    """The channel ids an alert goes to: its check's ``channels`` as of the flip."""
+    check = document.get("check")
+    channels = check.get("channels", "") if isinstance(check, dict) else ""
+    return [part for part in str(channels).split(",") if part]
+
+
+def _sqs_attributes(attributes: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    # SNS's String.Array is a custom String type to SQS: same value, same label.
+    return {
+        name: {"DataType": value["DataType"], "StringValue": value["StringValue"]}
+        for name, value in attributes.items()
+        if value.get("StringValue")
+    }
+
+
+class SnsPublisher:
+    """Publishes a ``sns`` channel's message (e.g. AWS Chatbot's format) to its own topic."""
+
+    def __init__(self, client_factory: Callable[[], Any]) -> None:
+        self._client_factory = client_factory
+        self._client: Any = None
+
+    def __call__(self, message: SnsMessage) -> Outcome:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if self._client is None:
+            self._client = self._client_factory()
+        params: dict[str, Any] = {"TopicArn": message.topic_arn, "Message": message.message}
+        if message.subject:
+            params["Subject"] = message.subject
+        if message.attributes:
+            params["MessageAttributes"] = message.attributes
+        try:
+            self._client.publish(**params)
+        except ClientError as error:
+            status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
+            text = error.response.get("Error", {}).get("Code", "ClientError")
+            return HttpReply(status, {}, text.encode())
+        except BotoCoreError as error:
+            return NetworkError(type(error).__name__)
+        return HttpReply(200)
