@@ -88,6 +88,10 @@ def fan_out(notifier: Notifier, document: dict[str, Any], project: str, now: dat
         queued += 1
     flip = document.get("flip") or {}
     log_event("alert_fanned_out", project=project, flip=flip.get("id"), deliveries=queued)
+    if notifier.say is not None:
+        name = (document.get("check") or {}).get("name") or "?"
+        event = str(document.get("event", "?")).upper()
+        notifier.say(f"NOTIFY {event}: {name} flip={flip.get('id')} -> {queued} channel(s)")
     return queued
 
 

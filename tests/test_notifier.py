@@ -554,3 +554,56 @@ def test_a_deleted_channels_queued_delivery_is_dropped(stack: Stack) -> None:
         stack.api("delete", f"channels/{channel['id']}")
         assert stack.pump() == 1
         assert server.requests == []
+
+
+# --- the CLI ----------------------------------------------------------------------------------
+
+
+def test_the_cli_adds_lists_and_deletes_channels(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chalicelib import cli, wiring
+    from chalicelib.service import create_project
+
+    monkeypatch.setenv("VIGIL_TABLE", TABLE)
+    monkeypatch.setenv("VIGIL_TOPIC_NAME", TOPIC)
+    monkeypatch.delenv("VIGIL_TOPIC_ARN", raising=False)
+    keys = create_project(cli._project_deps(), "ops")
+
+    def run(*argv: str) -> Any:
+        assert cli.main(list(argv)) == 0
+        return json.loads(capsys.readouterr().out)
+
+    pd = run(
+        "add-channel",
+        keys.project,
+        "--kind",
+        "pagerduty",
+        "--name",
+        "pd",
+        "--routing-key",
+        ROUTING_KEY,
+    )
+    assert set(pd) == {"id", "name", "kind"} and pd["kind"] == "pagerduty"
+    listed = run("list-channels", keys.project)["channels"]
+    assert [(c["name"], c["kind"]) for c in listed] == [(TOPIC, "sns"), ("pd", "pagerduty")]
+    assert ROUTING_KEY not in json.dumps(listed)
+    assert (
+        cli.main(
+            [
+                "add-channel",
+                keys.project,
+                "--kind",
+                "opsgenie",
+                "--region",
+                "mars",
+                "--api-key",
+                "k",
+            ]
+        )
+        == 1
+    )
+    assert "region has unexpected value" in capsys.readouterr().err
+    run("delete-channel", keys.project, pd["id"])
+    assert len(run("list-channels", keys.project)["channels"]) == 1
+    wiring.reset()
