@@ -31,6 +31,22 @@ DELIVERY_RECORD_DAYS = 30  # far beyond the retry window: a late duplicate is st
 TTL_ATTRIBUTE = "expires"
 
 
+# KMS answers that no retry can change: the key is gone or disabled, or the blob is not its.
+UNSEALABLE = frozenset(
+    {
+        "InvalidCiphertextException",
+        "IncorrectKeyException",
+        "DisabledException",
+        "NotFoundException",
+        "KMSInvalidStateException",
+    }
+)
+
+
+class ChannelUnreadable(Exception):
+    """A channel's sealed secrets cannot be decrypted: it fails alone until re-created."""
+
+
 @dataclass(frozen=True)
 class StoredChannel:
     id: str
@@ -132,11 +148,18 @@ class ChannelStore:
         """The mapping ``channels.kinds.build_delivery`` takes: kind, public and secret fields."""
         secret: dict[str, str] = {}
         if channel.sealed is not None:
-            reply = self._client("kms").decrypt(
-                CiphertextBlob=channel.sealed,
-                KeyId=self.key_id,
-                EncryptionContext=_context(channel.project, channel.id),
-            )
+            kms = self._client("kms")
+            try:
+                reply = kms.decrypt(
+                    CiphertextBlob=channel.sealed,
+                    KeyId=self.key_id,
+                    EncryptionContext=_context(channel.project, channel.id),
+                )
+            except kms.exceptions.ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code in UNSEALABLE:
+                    raise ChannelUnreadable(f"its secrets cannot be decrypted ({code})") from None
+                raise  # throttling, an outage: the message is retried
             secret = json.loads(reply["Plaintext"])
         return {"kind": channel.kind, **channel.public, **secret}
 

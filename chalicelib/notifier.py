@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.channel_store import ChannelStore
+from chalicelib.channel_store import ChannelStore, ChannelUnreadable, StoredChannel
 from chalicelib.channels.delivery import (
     Delivered,
     Failed,
@@ -134,13 +134,7 @@ def deliver(notifier: Notifier, message: dict[str, Any], now: datetime) -> Verdi
         log_event("delivery_skipped", channel=channel_id, key=key, why="delivered or in flight")
         return None
     try:
-        verdict = attempt(
-            notifier.channels.reveal(channel),
-            document,
-            now,
-            send_http=notifier.send_http,
-            publish_sns=notifier.publish_sns,
-        )
+        verdict = _attempt(notifier, channel, document, now)
     except Exception:
         notifier.channels.finish_delivery(key, delivered=False)
         raise
@@ -150,6 +144,18 @@ def deliver(notifier: Notifier, message: dict[str, Any], now: datetime) -> Verdi
     if isinstance(verdict, Retry):
         _schedule_retry(notifier, message, verdict, retry, now)
     return verdict
+
+
+def _attempt(
+    notifier: Notifier, channel: StoredChannel, document: dict[str, Any], now: datetime
+) -> Verdict:
+    try:
+        config = notifier.channels.reveal(channel)
+    except ChannelUnreadable as unreadable:
+        return Failed(f"channel misconfigured: {unreadable}; re-create it")
+    return attempt(
+        config, document, now, send_http=notifier.send_http, publish_sns=notifier.publish_sns
+    )
 
 
 def _schedule_retry(

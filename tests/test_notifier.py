@@ -607,3 +607,33 @@ def test_the_cli_adds_lists_and_deletes_channels(
     run("delete-channel", keys.project, pd["id"])
     assert len(run("list-channels", keys.project)["channels"]) == 1
     wiring.reset()
+
+
+def test_a_sealed_secret_moved_to_another_channel_does_not_decrypt(stack: Stack) -> None:
+    """The encryption context binds a blob to its project and channel."""
+    import boto3
+
+    with CaptureServer() as server:
+        a = stack.add_channel(name="a", kind="slack", url=server.url("/a"))
+        b = stack.add_channel(name="b", kind="slack", url=server.url("/b"))
+        dynamodb = boto3.client("dynamodb")
+        project = f"PROJECT#{stack.keys.project}"
+        item_a = dynamodb.get_item(
+            TableName=TABLE, Key={"pk": {"S": project}, "sk": {"S": f"CHANNEL#{a['id']}"}}
+        )["Item"]
+        dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": project}, "sk": {"S": f"CHANNEL#{b['id']}"}},
+            UpdateExpression="SET sealed = :s",
+            ExpressionAttributeValues={":s": item_a["sealed"]},
+        )
+        check = stack.create_check(name="x", channels="a,b")
+        go_down(stack, check["uuid"])
+        assert stack.pump() == 3
+        assert [r.path for r in server.wait_for(1)] == ["/a"]
+        stack.later(3600)
+        assert stack.pump() == 0
+    assert stack.channels()[b["id"]]["last_error"] == (
+        "channel misconfigured: its secrets cannot be decrypted (InvalidCiphertextException); "
+        "re-create it"
+    )
