@@ -32,31 +32,23 @@ def queue_names(topic_name: str) -> tuple[str, str]:
 
 
 def ensure_notify_queues(sqs: Any, sns: Any, topic_arn: str) -> NotifyQueues:
-    """The queue, its dead letters and the topic subscription; idempotent."""
+    """The queue, its dead letters and the topic subscription; a rerun only reads."""
     name, dead_name = queue_names(topic_arn.rsplit(":", 1)[-1])
-    dead_url = sqs.create_queue(
-        QueueName=dead_name,
-        Attributes={
-            "MessageRetentionPeriod": str(RETENTION_SECONDS),
-            "SqsManagedSseEnabled": "true",
-        },
-    )["QueueUrl"]
+    retention = {"MessageRetentionPeriod": str(RETENTION_SECONDS), "SqsManagedSseEnabled": "true"}
+    dead_url = _ensure_queue(sqs, dead_name, retention)
     dead_arn = _arn(sqs, dead_url)
-    url = sqs.create_queue(
-        QueueName=name,
-        Attributes={
+    redrive = {"deadLetterTargetArn": dead_arn, "maxReceiveCount": MAX_RECEIVES}
+    url = _ensure_queue(
+        sqs,
+        name,
+        {
+            **retention,
             "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS),
-            "MessageRetentionPeriod": str(RETENTION_SECONDS),
-            "SqsManagedSseEnabled": "true",
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dead_arn, "maxReceiveCount": MAX_RECEIVES}
-            ),
+            "RedrivePolicy": json.dumps(redrive),
         },
-    )["QueueUrl"]
-    arn = _arn(sqs, url)
-    sqs.set_queue_attributes(
-        QueueUrl=url, Attributes={"Policy": json.dumps(queue_policy(arn, topic_arn))}
     )
+    arn = _arn(sqs, url)
+    _ensure_attributes(sqs, url, {"Policy": json.dumps(queue_policy(arn, topic_arn))})
     if not _subscribed(sns, topic_arn, arn):
         sns.subscribe(
             TopicArn=topic_arn,
@@ -65,6 +57,30 @@ def ensure_notify_queues(sqs: Any, sns: Any, topic_arn: str) -> NotifyQueues:
             Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps(ALERT_FILTER)},
         )
     return NotifyQueues(url, arn, dead_url, dead_arn)
+
+
+def _ensure_queue(sqs: Any, name: str, attributes: dict[str, str]) -> str:
+    try:
+        url = str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    except sqs.exceptions.QueueDoesNotExist:
+        return str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
+    _ensure_attributes(sqs, url, attributes)
+    return url
+
+
+def _ensure_attributes(sqs: Any, url: str, wanted: dict[str, str]) -> None:
+    current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    differing = {k: v for k, v in wanted.items() if not _same(current.get(k), v)}
+    if differing:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=differing)
+
+
+def _same(current: str | None, wanted: str) -> bool:
+    if current is None:
+        return False
+    if wanted.startswith("{"):  # JSON attributes come back re-serialised
+        return bool(json.loads(current) == json.loads(wanted))
+    return current.lower() == wanted.lower()
 
 
 def queue_policy(queue_arn: Any, topic_arn: Any) -> dict[str, Any]:

@@ -50,7 +50,8 @@ def aws_clients() -> Iterator[Aws]:
     with mock_aws():
         import boto3
 
-        yield Aws(*(boto3.client(name) for name in ("dynamodb", "sns", "kms", "cloudwatch")))
+        names = ("dynamodb", "sns", "kms", "cloudwatch", "sqs")
+        yield Aws(*(boto3.client(name) for name in names))
 
 
 def settings_of(aws: Aws) -> dict[str, Any]:
@@ -170,6 +171,11 @@ class FakeChalice:
                 "lambda_arn": function.format(stage, "-sweep"),
             },
             {
+                "name": "notify",
+                "resource_type": "lambda_function",
+                "lambda_arn": function.format(stage, "-notify"),
+            },
+            {
                 "name": "rest_api",
                 "resource_type": "rest_api",
                 "rest_api_id": "abc123",
@@ -221,7 +227,14 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
         written = json.loads((project / ".chalice" / name).read_text())
         table = aws_clients.dynamodb.describe_table(TableName="vigil-prod")["Table"]["TableArn"]
         key = aws_clients.kms.describe_key(KeyId="alias/vigil-prod-alerts")["KeyMetadata"]["Arn"]
-        assert written == deployed_policy(function, Arns(table, env["VIGIL_TOPIC_ARN"], key))
+        queue = aws_clients.sqs.get_queue_url(QueueName="vigil-prod-alerts-notify")["QueueUrl"]
+        assert env["VIGIL_NOTIFY_QUEUE_URL"] == queue
+        queues = [
+            f"arn:aws:sqs:us-east-1:123456789012:vigil-prod-alerts-notify{suffix}"
+            for suffix in ("", "-dead")
+        ]
+        arns = Arns(table, env["VIGIL_TOPIC_ARN"], key, *queues)
+        assert written == deployed_policy(function, arns)
     assert deployed.sweep_function == "vigil-prod-sweep"
     assert "Ping base URL: https://abc123.execute-api.us-east-1.amazonaws.com/api/ping/" in said
     assert "API URL:       https://abc123.execute-api.us-east-1.amazonaws.com/api/api/v3/" in said
@@ -246,11 +259,17 @@ def test_deploy_installs_the_watchman_on_the_deployed_sweeper(
             "sweep-throttles",
             "api-errors",
             "api-throttles",
+            "notify-errors",
+            "notify-throttles",
+            "notify-dead-letters",
         )
     )
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
     assert alarms["vigil-prod-api-throttles"]["Dimensions"][0]["Value"] == "vigil-prod"
+    assert alarms["vigil-prod-notify-errors"]["Dimensions"][0]["Value"] == "vigil-prod-notify"
+    dead = alarms["vigil-prod-notify-dead-letters"]
+    assert dead["Dimensions"] == [{"Name": "QueueName", "Value": "vigil-prod-alerts-notify-dead"}]
 
 
 def test_destroy_keeps_the_data_unless_asked(aws_clients: Aws, project: Path) -> None:
@@ -264,6 +283,7 @@ def test_destroy_keeps_the_data_unless_asked(aws_clients: Aws, project: Path) ->
     destroy("prod", project, aws_clients, chalice, lambda line: None, delete_data=True)
     assert aws_clients.dynamodb.list_tables()["TableNames"] == []
     assert aws_clients.sns.list_topics()["Topics"] == []
+    assert aws_clients.sqs.list_queues().get("QueueUrls", []) == []
     keys = aws_clients.kms.list_keys()["Keys"]
     states = {
         aws_clients.kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"]
@@ -394,6 +414,18 @@ def test_the_alarms_watch_the_sweeper_and_both_functions(template: dict[str, Any
         {"Name": metrics.FUNCTION_DIMENSION, "Value": {"Ref": FUNCTION_IDS["sweep"]}}
     ]
     assert heartbeat["TreatMissingData"] == "breaching"
+    dead = alarms.pop("NotifyDeadLettersAlarm")
+    assert (dead["Namespace"], dead["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert dead["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["NotifyDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (dead["Threshold"], dead["ComparisonOperator"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
     watched = {(a["MetricName"], a["Dimensions"][0]["Value"]["Ref"]) for a in alarms.values()}
     assert watched == {(m, f) for m in ("Errors", "Throttles") for f in FUNCTION_IDS.values()}
     for alarm in [heartbeat, *alarms.values()]:

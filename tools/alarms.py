@@ -7,7 +7,8 @@ alarm is written once. Values may be plain strings (deploy) or intrinsic functio
   dimension ``FunctionName``). Five silent minutes in a row alarm; missing data is breaching,
   because a sweeper that stopped running emits nothing at all. It covers a disabled schedule,
   a broken deployment and a sweeper that keeps failing before it completes.
-- **Lambda errors and throttles** of both functions, from AWS/Lambda. No invocations is no
+- **Notifier dead letters**: an alert still undelivered to a channel after its retry budget.
+- **Lambda errors and throttles** of every function, from AWS/Lambda. No invocations is no
   problem here, so missing data is not breaching.
 
 Every alarm notifies the alert topic on ALARM and again on OK, so subscribers see recovery.
@@ -28,10 +29,26 @@ SWEEP_ERRORS_THRESHOLD = 3
 Name = Callable[[str], Any]
 
 
-def alarms(name: Name, api_function: Any, sweep_function: Any, topic: Any) -> dict[str, Any]:
+def alarms(
+    name: Name,
+    api_function: Any,
+    sweep_function: Any,
+    topic: Any,
+    notify_function: Any,
+    dead_letter_queue: Any,
+) -> dict[str, Any]:
     """Alarm properties by CloudFormation logical id; ``name(suffix)`` makes each AlarmName."""
     actions = {"AlarmActions": [topic], "OKActions": [topic], "ActionsEnabled": True}
     return {
+        "NotifyDeadLettersAlarm": _dead_letter_alarm(
+            name("notify-dead-letters"), dead_letter_queue, actions
+        ),
+        "NotifyErrorsAlarm": _lambda_alarm(
+            name("notify-errors"), notify_function, "Errors", 1, actions
+        ),
+        "NotifyThrottlesAlarm": _lambda_alarm(
+            name("notify-throttles"), notify_function, "Throttles", 1, actions
+        ),
         "SweeperHeartbeatAlarm": {
             "AlarmName": name("sweeper-heartbeat"),
             "AlarmDescription": "Vigil's sweeper has not completed a sweep for "
@@ -75,6 +92,25 @@ def _lambda_alarm(
         "Period": FIVE_MINUTES,
         "EvaluationPeriods": 1,
         "Threshold": threshold,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        **actions,
+    }
+
+
+def _dead_letter_alarm(alarm_name: Any, queue: Any, actions: dict[str, Any]) -> dict[str, Any]:
+    """Any alert a channel never took, after the whole retry budget (over an hour)."""
+    return {
+        "AlarmName": alarm_name,
+        "AlarmDescription": "Vigil: an alert could not be delivered to a channel within its "
+        "retry budget and is in the notifier's dead-letter queue (see the channel's last_error).",
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": queue}],
+        "Statistic": "Maximum",
+        "Period": FIVE_MINUTES,
+        "EvaluationPeriods": 1,
+        "Threshold": 1,
         "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         "TreatMissingData": "notBreaching",
         **actions,

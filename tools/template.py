@@ -1,8 +1,9 @@
 """The merge template ``make package`` hands to ``chalice package --merge-template``.
 
-Chalice's template brings the two functions, their roles (logs grant only, from the ``cfn``
-stage's ``policy-logs.json``), the REST API and the schedule. This adds what Vigil needs
-around them: the table, the topic and its key, the per-function grants, the alarms, the
+Chalice's template brings the three functions (API, sweeper, notifier), their roles (logs
+grant only, from the ``cfn`` stage's ``policy-logs.json``), the REST API, the schedule and the
+notifier's queue subscription. This adds what Vigil needs around them: the table, the topic
+and its key, the notify queue and its dead letters, the per-function grants, the alarms, the
 functions' environment, and outputs.
 
 merge-template deep-merges dicts and replaces lists (traps.md section 5), so it only ever adds
@@ -21,15 +22,31 @@ import json
 from typing import Any
 
 from chalicelib.bootstrap import topic_key_policy
+from chalicelib.notify_setup import (
+    ALERT_FILTER,
+    MAX_RECEIVES,
+    RETENTION_SECONDS,
+    VISIBILITY_TIMEOUT_SECONDS,
+    queue_policy,
+)
 from chalicelib.store import TABLE_SCHEMA, TTL_ATTRIBUTE
 from tools.alarms import alarms
 from tools.paths import CHALICE_DIR
-from tools.policy import TABLE_ID, TOPIC_ID, TOPIC_KEY_ID, stack_policy_document
+from tools.policy import (
+    DEAD_LETTER_QUEUE_ID,
+    NOTIFY_QUEUE_ID,
+    TABLE_ID,
+    TOPIC_ID,
+    TOPIC_KEY_ID,
+    stack_policy_document,
+)
 
 # Chalice's logical ids for the functions and the roles it makes with autogen_policy off.
-FUNCTION_IDS = {"api_handler": "APIHandler", "sweep": "Sweep"}
-ROLE_IDS = {"api_handler": "ApiHandlerRole", "sweep": "SweepRole"}
-POLICY_IDS = {"api_handler": "ApiHandlerGrants", "sweep": "SweepGrants"}
+FUNCTION_IDS = {"api_handler": "APIHandler", "sweep": "Sweep", "notify": "Notify"}
+ROLE_IDS = {"api_handler": "ApiHandlerRole", "sweep": "SweepRole", "notify": "NotifyRole"}
+POLICY_IDS = {"api_handler": "ApiHandlerGrants", "sweep": "SweepGrants", "notify": "NotifyGrants"}
+# chalice names an SQS handler's event "<name>SqsEventSource".
+NOTIFY_EVENT = "NotifySqsEventSource"
 REST_API_ID = "RestAPI"
 API_STAGE = "api"
 PACKAGE_STAGE = "cfn"
@@ -51,9 +68,14 @@ def merge_template() -> dict[str, Any]:
             "Properties": {"KmsMasterKeyId": {"Fn::GetAtt": [TOPIC_KEY_ID, "Arn"]}},
         },
     }
+    resources.update(notify_resources())
     for function in FUNCTION_IDS:
         resources[POLICY_IDS[function]] = _grants(function)
         resources[FUNCTION_IDS[function]] = _function_additions(function)
+    # chalice subscribes the notifier to a queue by name; point it at the stack's own queue
+    # (merge replaces the ``Fn::Sub`` string, so no second intrinsic key appears).
+    notify_event = {"Properties": {"Queue": {"Fn::Sub": f"${{{NOTIFY_QUEUE_ID}.Arn}}"}}}
+    resources[FUNCTION_IDS["notify"]]["Properties"]["Events"] = {NOTIFY_EVENT: notify_event}
     for logical_id, properties in _alarms().items():
         resources[logical_id] = {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
     if _log_retention_configured():
@@ -113,6 +135,9 @@ def _function_additions(function: str) -> dict[str, Any]:
                 "Variables": {
                     "VIGIL_TABLE": {"Ref": TABLE_ID},
                     "VIGIL_TOPIC_ARN": {"Ref": TOPIC_ID},
+                    "VIGIL_CHANNEL_KEY": {"Fn::GetAtt": [TOPIC_KEY_ID, "Arn"]},
+                    "VIGIL_NOTIFY_QUEUE_URL": {"Ref": NOTIFY_QUEUE_ID},
+                    "VIGIL_NOTIFY_DEAD_LETTER_URL": {"Ref": DEAD_LETTER_QUEUE_ID},
                 }
             }
         },
@@ -125,7 +150,53 @@ def _alarms() -> dict[str, Any]:
         api_function={"Ref": FUNCTION_IDS["api_handler"]},
         sweep_function={"Ref": FUNCTION_IDS["sweep"]},
         topic={"Ref": TOPIC_ID},
+        notify_function={"Ref": FUNCTION_IDS["notify"]},
+        dead_letter_queue={"Fn::GetAtt": [DEAD_LETTER_QUEUE_ID, "QueueName"]},
     )
+
+
+def notify_resources() -> dict[str, Any]:
+    """The notify queue, its dead letters, its access policy and its subscription to the topic."""
+    return {
+        DEAD_LETTER_QUEUE_ID: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "MessageRetentionPeriod": RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        NOTIFY_QUEUE_ID: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "VisibilityTimeout": VISIBILITY_TIMEOUT_SECONDS,
+                "MessageRetentionPeriod": RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": [DEAD_LETTER_QUEUE_ID, "Arn"]},
+                    "maxReceiveCount": MAX_RECEIVES,
+                },
+            },
+        },
+        f"{NOTIFY_QUEUE_ID}Policy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": NOTIFY_QUEUE_ID}],
+                "PolicyDocument": queue_policy(
+                    {"Fn::GetAtt": [NOTIFY_QUEUE_ID, "Arn"]}, {"Ref": TOPIC_ID}
+                ),
+            },
+        },
+        f"{NOTIFY_QUEUE_ID}Subscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "TopicArn": {"Ref": TOPIC_ID},
+                "Protocol": "sqs",
+                "Endpoint": {"Fn::GetAtt": [NOTIFY_QUEUE_ID, "Arn"]},
+                "RawMessageDelivery": True,
+                "FilterPolicy": ALERT_FILTER,
+            },
+        },
+    }
 
 
 def _log_retention_configured() -> bool:
@@ -156,4 +227,5 @@ def _outputs() -> dict[str, Any]:
         "ManagementApiURL": {"Value": {"Fn::Sub": base + "api/v3/"}},
         "TableName": {"Value": {"Ref": TABLE_ID}},
         "AlertTopicArn": {"Value": {"Ref": TOPIC_ID}},
+        "NotifyDeadLetterQueueURL": {"Value": {"Ref": DEAD_LETTER_QUEUE_ID}},
     }
