@@ -458,3 +458,26 @@ def test_the_zip_check_refuses_what_must_not_ship(
         archive.writestr(entry, "")
     with pytest.raises(PackageError, match=problem):
         check_zip(bad, ROOT / "requirements.txt", ROOT / "requirements-dev.txt")
+
+
+def test_the_notifier_consumes_the_stack_s_own_queue_one_message_at_a_time(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    notify = resources[FUNCTION_IDS["notify"]]["Properties"]
+    (event,) = notify["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::Sub": "${NotifyQueue.Arn}"}
+    assert event["Properties"]["BatchSize"] == 1
+    queue = resources["NotifyQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * notify["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["NotifyDeadLetterQueue", "Arn"]
+    }
+    subscription = resources["NotifyQueueSubscription"]["Properties"]
+    assert subscription["TopicArn"] == {"Ref": "AlertTopic"}
+    assert subscription["RawMessageDelivery"] is True
+    assert subscription["FilterPolicy"] == {"flip_id": [{"exists": True}]}
+    variables = notify["Environment"]["Variables"]
+    assert variables["VIGIL_NOTIFY_QUEUE_URL"] == {"Ref": "NotifyQueue"}
+    assert "VIGIL_ALLOW_LOOPBACK_URLS" not in variables  # deployed: the SSRF guard is strict
