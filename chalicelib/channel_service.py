@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.channel_store import ChannelStore, StoredChannel
 from chalicelib.channels.config import parse_channel_spec
 from chalicelib.check_json import iso_seconds
-from chalicelib.errors import BadRequest, ConfigError, NotFound, StaleCheck
+from chalicelib.errors import BadRequest, ConfigError, NotFound, StaleCheck, ValidationFailed
 from chalicelib.logs import log_event
 from chalicelib.routing import Named, resolve, topic_channel_id, without
 from chalicelib.service import MAX_WRITE_ATTEMPTS, Deps
@@ -46,6 +46,9 @@ def list_channels(deps: Deps, project: str) -> list[dict[str, Any]]:
 
 def create_channel(deps: Deps, project: str, body: dict[str, Any], now: datetime) -> dict[str, Any]:
     spec = parse_channel_spec(body, allow_loopback=deps.settings.allow_loopback)
+    if spec.kind == "sns" and spec.config.get("topic_arn") == deps.settings.topic_arn:
+        # Publishing alerts to the topic they came from would loop through the notifier.
+        raise ValidationFailed("topic_arn is the deployment's alert topic, already a channel")
     stored = channel_store(deps).create(project, spec, now)
     log_event("channel_created", project=project, channel=stored.id, kind=stored.kind)
     created: dict[str, Any] = {"id": stored.id, "name": stored.name, "kind": stored.kind}

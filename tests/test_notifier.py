@@ -472,6 +472,7 @@ def test_the_ssrf_guard_refuses_metadata_and_private_urls_end_to_end(stack: Stac
 
 def test_channels_api_never_returns_secrets_and_stores_them_sealed(stack: Stack) -> None:
     created = stack.add_channel(name="hook", kind="webhook", url="http://127.0.0.1:9/x")
+    stack.later(1)  # listed oldest first
     assert set(created) == {"id", "name", "kind", "secret"} and len(created["secret"]) >= 32
     pd = stack.add_channel(name="pd", kind="pagerduty", routing_key=ROUTING_KEY)
     assert set(pd) == {"id", "name", "kind"}
@@ -499,6 +500,10 @@ def test_channel_writes_need_a_read_write_key_and_bad_bodies_get_400(stack: Stac
         (
             {"kind": "pagerduty", "routing_key": "short"},
             "json validation error: routing_key is not 32 characters",
+        ),
+        (
+            {"kind": "sns", "topic_arn": stack.deps.settings.topic_arn},
+            "json validation error: topic_arn is the deployment's alert topic, already a channel",
         ),
         (
             {"kind": "slack", "url": "ftp://x"},
