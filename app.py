@@ -114,5 +114,8 @@ def sweep(event: Any) -> None:
 @app.on_sqs_message(queue=notify_queue_name(os.environ), batch_size=1, name="notify")
 def notify(event: SQSEvent) -> None:
     """One message per invocation: a slow channel holds up nothing but its own delivery."""
-    for record in event:
-        notifier.handle_record(notifier_deps(), record.to_dict(), utc_now())
+    try:
+        for record in event:
+            notifier.handle_record(notifier_deps(), record.to_dict(), utc_now())
+    finally:
+        metrics.flush()

@@ -41,6 +41,8 @@ SWEEP_DURATION = "SweepDuration"  # timing, seconds
 DUE_CHECKS = "DueChecks"  # gauge, count
 OLDEST_DUE_LAG = "OldestDueLagSeconds"  # gauge, seconds
 SWEEP_COMPLETED = "SweepCompleted"  # count: the sweeper's heartbeat
+DELIVERIES = "Deliveries"  # count, dimensions kind and outcome (delivered, retry, failed)
+DEAD_LETTERS = "DeliveriesDeadLettered"  # count: retry budget spent
 
 FUNCTION_DIMENSION = "FunctionName"
 # EMF limits: 100 values per metric in one line, 30 dimensions per set.

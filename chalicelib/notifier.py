@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib import metrics
 from chalicelib.channel_store import ChannelStore, ChannelUnreadable, StoredChannel
 from chalicelib.channels.delivery import (
     Delivered,
@@ -166,6 +167,7 @@ def _schedule_retry(
     if delay is None:
         notifier.queue.dead_letter(delivery_body(project, channel_id, document, retry + 1))
         log_event("delivery_dead_lettered", channel=channel_id, attempts=retry + 1)
+        metrics.count(metrics.DEAD_LETTERS)
         return
     seconds = math.ceil(delay)
     # Past SQS's longest delay (a long Retry-After), the message carries when it may go.
@@ -194,6 +196,7 @@ def _report(
     channel_id: str,
 ) -> None:
     outcome = type(verdict).__name__.lower()
+    metrics.count(metrics.DELIVERIES, kind=kind, outcome=outcome)
     status = verdict.status if isinstance(verdict, Delivered) else None
     flip = document.get("flip") or {}
     # Never the channel's URL or keys: the verdict's text names statuses and hosts only.

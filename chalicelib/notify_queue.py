@@ -20,6 +20,7 @@ from typing import Any
 from chalicelib.alerts import Alert, SnsAlerter
 from chalicelib.channels.delivery import HttpReply, NetworkError, Outcome
 from chalicelib.channels.message import SnsMessage
+from chalicelib.errors import ConfigError
 
 MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds ceiling
 
@@ -57,18 +58,29 @@ class SqsQueue:
         self.client.send_message(QueueUrl=self.dead_letter_url, MessageBody=body)
 
 
-class RoutingAlerter:
+class RoutingAlerter(SnsAlerter):
     """Publishes to the topic when the check routes there, else queues for the notifier."""
 
-    def __init__(self, topic: SnsAlerter, queue: SqsQueue | None, topic_channel_id: str) -> None:
-        self.topic = topic
+    def __init__(
+        self,
+        client_factory: Callable[[], Any],
+        topic_arn: str,
+        queue: SqsQueue | None,
+        topic_channel_id: str,
+    ) -> None:
+        super().__init__(client_factory, topic_arn)
         self.queue = queue
         self.topic_channel_id = topic_channel_id
 
     def publish(self, alert: Alert) -> str:
+        """The message id; raises (and the flip stays in the outbox) if it cannot be routed."""
         routed = routed_channels(alert.document)
-        if self.topic_channel_id in routed or self.queue is None:
-            return self.topic.publish(alert)
+        if self.topic_channel_id in routed:
+            return super().publish(alert)
+        if self.queue is None:
+            # Publishing to the topic instead would alert subscribers the check is not
+            # routed to; failing keeps the flip in the outbox until a notifier exists.
+            raise ConfigError("VIGIL_NOTIFY_QUEUE_URL is not set: cannot reach the channels")
         return self.queue.send(json.dumps(alert.document, sort_keys=True), 0, alert.attributes)
 
 

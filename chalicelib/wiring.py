@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.alerts import SnsAlerter
 from chalicelib.channel_store import ChannelStore
 from chalicelib.errors import ConfigError
 from chalicelib.notifier import Notifier
@@ -40,11 +39,16 @@ def aws_client(service: str) -> Any:
 
 
 def build_deps(settings: Settings) -> Deps:
-    topic = SnsAlerter(lambda: aws_client("sns"), settings.topic_arn)
+    alerter = RoutingAlerter(
+        lambda: aws_client("sns"),
+        settings.topic_arn,
+        notify_queue(settings),
+        topic_channel_id(settings.topic_arn),
+    )
     return Deps(
         settings=settings,
         store=DynamoStore(lambda: aws_client("dynamodb"), settings.table),
-        alerter=RoutingAlerter(topic, notify_queue(settings), topic_channel_id(settings.topic_arn)),
+        alerter=alerter,
         channels=ChannelStore(
             lambda: aws_client("dynamodb"),
             lambda: aws_client("kms"),

@@ -224,7 +224,10 @@ def fleet(stack: Stack) -> Iterator[Fleet]:
         server.__exit__(None, None, None)
 
 
-def test_every_kind_gets_down_then_up_through_sns_and_the_queue(stack: Stack, fleet: Fleet) -> None:
+def test_every_kind_gets_down_then_up_through_sns_and_the_queue(
+    stack: Stack, fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
     check = stack.create_check(name="nightly-backup", channels="*")
     assert set(check["channels"].split(",")) >= set(fleet.ids.values())
     go_down(stack, check["uuid"])
@@ -269,6 +272,10 @@ def test_every_kind_gets_down_then_up_through_sns_and_the_queue(stack: Stack, fl
     for body in bodies:
         validate_chatbot(body)
 
+    # Secrets are never logged: URLs with their tokens, routing and API keys, signing secrets.
+    for secret in (WEBHOOK_SECRET, ROUTING_KEY, "og-key-1", "/services/T0/B0/x", "/workflows/x"):
+        assert secret not in caplog.text
+    assert '"event": "delivery"' in caplog.text  # the attempts were logged, not their secrets
     listed = stack.channels()
     for channel_id in fleet.ids.values():
         assert listed[channel_id]["last_notify"] == (T0 + timedelta(seconds=121)).isoformat()
