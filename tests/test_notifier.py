@@ -649,3 +649,46 @@ def test_a_sealed_secret_moved_to_another_channel_does_not_decrypt(stack: Stack)
         "channel misconfigured: its secrets cannot be decrypted (InvalidCiphertextException); "
         "re-create it"
     )
+
+
+def test_a_retry_after_longer_than_sqs_delays_is_honoured(stack: Stack) -> None:
+    """429 with Retry-After: 3000 s: no attempt before then, although SQS delays top at 900 s."""
+    busy = Behaviour(status=429, headers={"Retry-After": "3000"}, body=b"slow down")
+    with CaptureServer(busy) as server:
+        channel = stack.add_channel(name="busy", kind="discord", url=server.url("/d"))
+        check = stack.create_check(name="patient", channels=channel["id"])
+        go_down(stack, check["uuid"])
+        assert stack.pump() == 2
+        for _ in range(3):  # +900, +1800, +2700: waits, re-queued, nothing sent
+            stack.later(900)
+            assert stack.pump() == 1
+            assert len(server.requests) == 1
+        stack.later(299)
+        assert stack.pump() == 0
+        stack.later(1)
+        assert stack.pump() == 1
+        assert len(server.wait_for(2)) == 2
+
+
+def test_without_a_notifier_an_alert_for_channels_stays_in_the_outbox(
+    client: Any, deps: Any, project: Any, aws: dict[str, str]
+) -> None:
+    """No queue configured: the alert must not go to the topic's subscribers instead."""
+    from chalicelib import service
+    from tests.conftest import read_alerts
+
+    headers = {"X-Api-Key": project.api_key, **JSON}
+    body = json.dumps({"name": "s", "kind": "slack", "url": "https://hooks.slack.com/s"})
+    channel = json.loads(client.http.post("/api/v3/channels/", headers=headers, body=body).body)
+    body = json.dumps({"name": "c", "timeout": 60, "grace": 60, "channels": channel["id"]})
+    check = json.loads(client.http.post("/api/v3/checks/", headers=headers, body=body).body)
+    service.record_ping(deps, check["uuid"], _ping(), T0)
+    report = service.sweep(deps, T0 + timedelta(minutes=5))
+    assert (report.flipped, report.alerts_failed) == (1, 1)
+    assert read_alerts(aws["queue_url"]) == []
+
+
+def _ping() -> Any:
+    from chalicelib.domain import Ping
+
+    return Ping(action="success", method="GET", remote_addr="10.0.0.1", scheme="https")
