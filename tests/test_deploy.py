@@ -5,6 +5,7 @@ through the real ``chalice package`` and cfn-lint.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -152,9 +153,11 @@ class FakeChalice:
 
     def __init__(self) -> None:
         self.commands: list[list[str]] = []
+        self.notify_queues: list[str | None] = []  # what app.py's queue subscription would read
 
     def __call__(self, command: list[str], cwd: Path) -> None:
         self.commands.append(command[1:])
+        self.notify_queues.append(os.environ.get("VIGIL_NOTIFY_QUEUE"))
         stage = command[command.index("--stage") + 1]
         deployed = cwd / ".chalice" / "deployed"
         deployed.mkdir(exist_ok=True)
@@ -218,6 +221,8 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert snapshot(project) == files
     assert operations.writes() == []
     assert chalice.commands == [["deploy", "--stage", "prod"]] * 2
+    assert chalice.notify_queues == ["vigil-prod-alerts-notify"] * 2
+    assert "VIGIL_NOTIFY_QUEUE" not in os.environ  # set for chalice only
     stage = json.loads((project / ".chalice" / "config.json").read_text())["stages"]["prod"]
     env = stage["environment_variables"]
     assert env["VIGIL_TABLE"] == "vigil-prod"
