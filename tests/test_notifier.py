@@ -692,3 +692,28 @@ def _ping() -> Any:
     from chalicelib.domain import Ping
 
     return Ping(action="success", method="GET", remote_addr="10.0.0.1", scheme="https")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://localhost:8080/hook", "localhost is a loopback address"),
+        ("http://127.0.0.1/hook", "127.0.0.1 is a loopback address"),
+        ("https://10.0.0.7/hook", "10.0.0.7 is a private address"),
+        ("http://169.254.169.254/latest/", "169.254.169.254 is a cloud metadata address"),
+        ("http://[::ffff:169.254.169.254]/", "::ffff:169.254.169.254 is a cloud metadata address"),
+    ],
+)
+def test_deployed_the_api_refuses_channel_urls_that_point_inside(
+    client: Any, project: Any, url: str, problem: str
+) -> None:
+    """The default (deployed) setting: no loopback allowance."""
+    body = json.dumps({"name": "x", "kind": "webhook", "url": url})
+    headers = {"X-Api-Key": project.api_key, **JSON}
+    reply = client.http.post("/api/v3/channels/", headers=headers, body=body)
+    assert reply.status_code == 400
+    assert (
+        json.loads(reply.body)["error"] == f"json validation error: url is not allowed: {problem}"
+    )
+    listed = json.loads(client.http.get("/api/v3/channels/", headers=headers).body)
+    assert [c["kind"] for c in listed["channels"]] == ["sns"]
