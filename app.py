@@ -1,4 +1,4 @@
-"""Vigil's Chalice app: the ping routes, the API blueprint and the sweeper schedule.
+"""Vigil's Chalice app: the ping routes, the API, badge and dashboard blueprints, the sweeper.
 
 Handlers parse, call a use case and respond; everything else lives in ``chalicelib``.
 Nothing here talks to AWS at import time.
@@ -15,7 +15,9 @@ from chalice.app import Chalice, Rate, Request, Response, SQSEvent
 
 from chalicelib import channel_routes, metrics, notifier, service, web
 from chalicelib.api_routes import routes as api_routes
+from chalicelib.badge_routes import routes as badge_routes
 from chalicelib.clock import utc_now
+from chalicelib.dashboard import routes as dashboard_routes
 from chalicelib.domain import Ping
 from chalicelib.settings import notify_queue_name
 from chalicelib.wiring import deps
@@ -25,6 +27,8 @@ app = Chalice(app_name="vigil")
 app.log.setLevel(logging.INFO)
 logging.getLogger("vigil").setLevel(logging.INFO)
 app.register_blueprint(api_routes)
+app.register_blueprint(badge_routes)
+app.register_blueprint(dashboard_routes)
 app.register_blueprint(channel_routes.routes)
 
 PING_METHODS = ["GET", "POST", "HEAD"]
@@ -76,7 +80,7 @@ def _ping(code: str, suffix: str | None, last: str | None) -> Response:
         )
         created = _record(request, target, ping)
     except Exception as error:
-        return web.ping_error(error, request.method)
+        return web.ping_error(error, request.method, web.request_id(request.context))
     if created:
         return web.ping_ok(request.method, settings.ping_body_limit, 201, "Created")
     return web.ping_ok(request.method, settings.ping_body_limit)
@@ -106,7 +110,10 @@ def _request() -> Request:
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep")
 def sweep(event: Any) -> None:
-    service.sweep_invocation(deps(), utc_now, time.sleep)
+    # event.context, not app.lambda_context: Chalice sets the latter for HTTP only (traps.md §2).
+    remaining_ms = getattr(event.context, "get_remaining_time_in_millis", None)
+    time_left = None if remaining_ms is None else lambda: remaining_ms() / 1000
+    service.sweep_invocation(deps(), utc_now, time.sleep, time_left=time_left)
 
 
 # The queue's name is needed when chalice deploys or packages (it imports this module then),

@@ -1,68 +1,109 @@
-"""Alert messages (pure formatting) and the SNS adapter that publishes them.
+"""Alerts, channel-neutral: what happened to a check, and renderings any channel can reuse.
 
-One SNS message per notifying flip, ``MessageStructure=json``: machines (default, sqs, lambda,
-https, email-json) get a versioned JSON document, email gets readable text, SMS a single line.
-Message attributes let subscription filter policies pick events, reasons, checks, projects
-and tags. Every message carries the flip id so at-least-once delivery can be de-duplicated.
+An ``Alert`` says what happened (the event and reason, the check as of the flip, the flip, the
+last ping); it knows nothing of any channel. An ``Alerter`` (the port) delivers one and returns
+a message id. Each channel adapter renders the alert its own way: ``chalicelib.sns.SnsAlerter``
+builds SNS's envelope, attributes and size budget. A new channel (Slack, PagerDuty, webhooks)
+is another ``Alerter``; it may reuse ``alert_document`` (the versioned JSON every machine
+subscriber gets), ``email_text`` and the ``clip`` helpers here.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from chalicelib.check_json import check_to_dict
 from chalicelib.domain import Check, Flip, LoggedPing
+from chalicelib.inputs import printable
 
 ALERT_FORMAT_VERSION = 1
 BODY_EXCERPT_BYTES = 1_000
-SUBJECT_MAX = 99  # SNS rejects subjects of 100 characters or more
+# Free text a user or a job controls; everything else in an alert is short by construction.
+# site_root comes from the Host header of the ?create=1 ping that made the check.
+CLIPPED_CHECK_FIELDS = (
+    "name",
+    "slug",
+    "tags",
+    "desc",
+    "start_kw",
+    "success_kw",
+    "failure_kw",
+    "site_root",
+)
+CLIPPED_PING_FIELDS = ("ua", "remote_addr")
 
 
 @dataclass(frozen=True)
 class Alert:
-    subject: str
-    message: str  # the MessageStructure=json envelope
-    attributes: dict[str, dict[str, str]]
-    document: dict[str, Any]
+    """A notifying flip, as it happened: the check as of the flip and its last ping."""
+
+    check: Check
+    flip: Flip
+    last_ping: LoggedPing | None
+
+    @property
+    def event(self) -> str:
+        return self.flip.new
+
+    @property
+    def reason(self) -> str | None:
+        return self.flip.reason if self.flip.new == "down" else None
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The machine-readable alert, uncut (adapters cut it to their channel's limits)."""
+        return alert_document(self.check, self.flip, self.last_ping)
 
 
-def build_alert(
-    check: Check, flip: Flip, last_ping: LoggedPing | None, topic_channel_id: str = ""
-) -> Alert:
-    document = alert_document(check, flip, last_ping, topic_channel_id)
-    machine = json.dumps(document, sort_keys=True)
-    envelope = {
-        "default": machine,
-        "sqs": machine,
-        "lambda": machine,
-        "https": machine,
-        "http": machine,
-        "email-json": machine,
-        "email": email_text(check, flip, last_ping),
-        "sms": sms_text(check, flip),
+class Alerter(Protocol):
+    def publish(self, alert: Alert) -> str:
+        """Deliver the alert; return the channel's message id. Raise if it was not sent."""
+        ...
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with a marker saying how much is missing.
+
+    Lone surrogates (old items, written before input validation) become "?": SNS takes UTF-8.
+    """
+    text = text.encode("utf-8", errors="replace").decode()
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit} more characters cut]"
+
+
+def clip_check(check: Check, limit: int) -> Check:
+    changes: dict[str, Any] = {
+        name: clip(getattr(check, name), limit) for name in CLIPPED_CHECK_FIELDS
     }
-    return Alert(
-        subject=subject(check, flip),
-        message=json.dumps(envelope),
-        attributes=message_attributes(check, flip),
-        document=document,
-    )
+    return replace(check, **changes)
 
 
-def alert_document(
-    check: Check, flip: Flip, last_ping: LoggedPing | None, topic_channel_id: str = ""
-) -> dict[str, Any]:
+def clip_ping(last: LoggedPing | None, limit: int, body_limit: int) -> LoggedPing | None:
+    if last is None:
+        return None
+    changes: dict[str, Any] = {
+        name: clip(getattr(last.ping, name), limit) for name in CLIPPED_PING_FIELDS
+    }
+    changes["body"] = clip_body(last.ping.body, body_limit)
+    return replace(last, ping=replace(last.ping, **changes))
+
+
+def clip_body(body: bytes, limit: int) -> bytes:
+    """The body's first ``limit`` bytes, with a marker if there was more."""
+    if len(body) <= limit:
+        return body
+    return body[:limit] + f"… [{len(body) - limit} more bytes cut]".encode()
+
+
+def alert_document(check: Check, flip: Flip, last_ping: LoggedPing | None) -> dict[str, Any]:
     return {
         "version": ALERT_FORMAT_VERSION,
         "event": flip.new,
         "reason": flip.reason if flip.new == "down" else None,
         # The check as of the flip, so a late (retried) delivery still describes the outage.
-        # ``check.channels`` names the channels this alert goes to (the notifier reads it).
-        "check": check_to_dict(check, flip.at, channel_id=topic_channel_id),
+        "check": check_to_dict(check, flip.at),
         "flip": {
             "id": flip.id,
             "at": flip.at.isoformat(),
@@ -88,18 +129,12 @@ def _last_ping_doc(last: LoggedPing) -> dict[str, Any]:
 
 
 def _excerpt(body: bytes) -> str:
-    text = body[:BODY_EXCERPT_BYTES].decode("utf-8", errors="replace")
-    return text + ("…" if len(body) > BODY_EXCERPT_BYTES else "")
+    # sns_message (or any channel) has already cut the body to an excerpt (clip_body).
+    return body.decode("utf-8", errors="replace")
 
 
 def display_name(check: Check) -> str:
     return check.name or check.slug or check.uuid
-
-
-def subject(check: Check, flip: Flip) -> str:
-    # SNS subjects must be printable ASCII on one line.
-    name = re.sub(r"[^\x20-\x7e]", "?", display_name(check))
-    return f"{flip.new.upper()}: {name}"[:SUBJECT_MAX]
 
 
 _REASON_TEXT = {
@@ -128,7 +163,9 @@ def email_text(check: Check, flip: Flip, last_ping: LoggedPing | None) -> str:
         f"Ping URL: {check.site_root}/ping/{check.uuid}",
         f"Flip id: {flip.id}",
     ]
-    return "\n".join(lines)
+    # Every field stays on its own line: a control character in a name, a tag, a header or
+    # a body line shows as an escape instead of forging a line of the message.
+    return "\n".join(printable(line) for line in lines)
 
 
 def _schedule_text(check: Check) -> str:
@@ -149,41 +186,3 @@ def _last_ping_lines(last_ping: LoggedPing | None) -> list[str]:
     if ping.body:
         lines += ["  body:", *("    " + line for line in _excerpt(ping.body).splitlines())]
     return lines
-
-
-def sms_text(check: Check, flip: Flip) -> str:
-    return f"{subject(check, flip)} ({flip.reason}) at {flip.at.strftime('%Y-%m-%d %H:%M UTC')}"
-
-
-def message_attributes(check: Check, flip: Flip) -> dict[str, dict[str, str]]:
-    attributes = {
-        "event": {"DataType": "String", "StringValue": flip.new},
-        "check": {"DataType": "String", "StringValue": check.uuid},
-        "project": {"DataType": "String", "StringValue": check.project},
-        "flip_id": {"DataType": "String", "StringValue": flip.id},
-        "tags": {"DataType": "String.Array", "StringValue": json.dumps(check.tag_list)},
-    }
-    if flip.new == "down":
-        attributes["reason"] = {"DataType": "String", "StringValue": flip.reason}
-    return attributes
-
-
-class SnsAlerter:
-    """Publishes alerts to the deployment's topic. The client is built on first use."""
-
-    def __init__(self, client_factory: Callable[[], Any], topic_arn: str) -> None:
-        self._client_factory = client_factory
-        self._client: Any = None
-        self.topic_arn = topic_arn
-
-    def publish(self, alert: Alert) -> str:
-        if self._client is None:
-            self._client = self._client_factory()
-        reply = self._client.publish(
-            TopicArn=self.topic_arn,
-            Subject=alert.subject,
-            Message=alert.message,
-            MessageStructure="json",
-            MessageAttributes=alert.attributes,
-        )
-        return str(reply["MessageId"])

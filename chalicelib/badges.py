@@ -9,9 +9,14 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
+
+from chalicelib.domain import Check
+from chalicelib.inputs import svg_safe
 
 FORMATS = ("svg", "json", "shields")
 ALL_TAG = "*"
@@ -21,6 +26,11 @@ TWO_STATE_SUFFIX = "-2"
 COLORS = {"up": "#4c1", "late": "#fe7d37", "down": "#e05d44"}
 SHIELDS_COLORS = {"up": "success", "late": "important", "down": "critical"}
 CHAR_WIDTH = 7
+# A check with neither name nor slug: its uuid is its ping secret, never a public label.
+UNNAMED_LABEL = "unnamed"
+# How long a process reuses a project's checks for its public badges (see BadgeSnapshots).
+BADGE_CACHE_SECONDS = 60
+BADGE_CACHE_PROJECTS = 256
 
 
 def signature(secret: str, tag: str) -> str:
@@ -84,6 +94,7 @@ def svg(label: str, status: str) -> str:
     left = CHAR_WIDTH * len(label) + 10
     right = CHAR_WIDTH * len(status) + 10
     width = left + right
+    label = svg_safe(label)  # XML cannot hold control characters, even escaped
     text_label, text_status = escape(label), escape(status)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="20" role="img" '
@@ -103,3 +114,34 @@ def split_format(name: str) -> tuple[str, str] | None:
     if not dot or fmt not in FORMATS:
         return None
     return stem, fmt
+
+
+class BadgeSnapshots:
+    """Each project's checks as last read for its public badges, reused for a short while.
+
+    A project or tag badge is public and needs every check of the project. Read per request,
+    anyone holding a badge URL could make each request cost one read per check. Here a process
+    reads a project's checks at most once per ``BADGE_CACHE_SECONDS``; in between a badge
+    request costs only the two small reads that resolve its key. The statuses are still
+    computed at request time from the cached deadlines, so a check goes late and down on
+    time; only pings and edits show up to ``BADGE_CACHE_SECONDS`` late.
+    """
+
+    def __init__(
+        self, seconds: int = BADGE_CACHE_SECONDS, projects: int = BADGE_CACHE_PROJECTS
+    ) -> None:
+        self._ttl = timedelta(seconds=seconds)
+        self._projects = projects
+        self._entries: OrderedDict[str, tuple[datetime, Sequence[Check]]] = OrderedDict()
+
+    def get(self, project: str, now: datetime) -> Sequence[Check] | None:
+        entry = self._entries.get(project)
+        if entry is None or not entry[0] <= now < entry[0] + self._ttl:
+            return None
+        return entry[1]
+
+    def put(self, project: str, checks: Sequence[Check], now: datetime) -> None:
+        self._entries[project] = (now, checks)
+        self._entries.move_to_end(project)
+        while len(self._entries) > self._projects:
+            self._entries.popitem(last=False)

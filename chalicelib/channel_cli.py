@@ -17,7 +17,7 @@ from typing import Any
 
 from chalicelib import channel_service
 from chalicelib.clock import utc_now
-from chalicelib.service import Deps
+from chalicelib.deps import Deps
 
 CHANNEL_COMMANDS = ("add-channel", "list-channels", "delete-channel")
 FIELDS = ("url", "secret", "routing_key", "api_key", "region", "topic_arn", "format")

@@ -16,11 +16,13 @@ from typing import Any
 from chalicelib.channel_store import ChannelStore, StoredChannel
 from chalicelib.channels.config import parse_channel_spec
 from chalicelib.check_json import iso_seconds
-from chalicelib.errors import BadRequest, ConfigError, NotFound, StaleCheck, ValidationFailed
+from chalicelib.deps import Deps
+from chalicelib.domain import Check
+from chalicelib.errors import BadRequest, ConfigError, NotFound, ValidationFailed
 from chalicelib.logs import log_event
 from chalicelib.routing import Named, resolve, topic_channel_id, without
-from chalicelib.service import MAX_WRITE_ATTEMPTS, Deps
 from chalicelib.spec import CheckSpec
+from chalicelib.store import retry_on_conflict
 
 
 def channel_store(deps: Deps) -> ChannelStore:
@@ -72,18 +74,15 @@ def delete_channel(deps: Deps, project: str, channel_id: str) -> None:
     log_event("channel_deleted", project=project, channel=channel_id)
 
 
-def _unroute(deps: Deps, check: Any, channel_id: str, topic_id: str) -> None:
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        remaining = without(check, channel_id, topic_id)
+def _unroute(deps: Deps, check: Check, channel_id: str, topic_id: str) -> None:
+    def write(current: Check) -> Check:
+        remaining = without(current, channel_id, topic_id)
         if remaining is None:
-            return
-        after = replace(check, channel_ids=remaining, alerts_enabled=remaining != "")
-        try:
-            deps.store.write_config(check, after, deps.settings.due_shards)
-            return
-        except StaleCheck as stale:
-            check = stale.current
-    raise RuntimeError(f"gave up unrouting channel {channel_id} from {check.uuid}")
+            return current  # not (or no longer) routed there
+        after = replace(current, channel_ids=remaining, alerts_enabled=remaining != "")
+        return deps.store.write_config(current, after)
+
+    retry_on_conflict(check, write)
 
 
 def resolve_spec_channels(deps: Deps, project: str, spec: CheckSpec) -> CheckSpec:

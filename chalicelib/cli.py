@@ -20,10 +20,11 @@ from chalicelib.channel_cli import (
     find_topic_arn,
     run_channel_command,
 )
+from chalicelib.deps import Deps
+from chalicelib.dynamo import DynamoStore
 from chalicelib.errors import VigilError
-from chalicelib.service import Deps, create_project
+from chalicelib.management import create_project
 from chalicelib.settings import Settings
-from chalicelib.store import DynamoStore
 from chalicelib.wiring import aws_client, build_deps
 
 

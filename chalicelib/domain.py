@@ -21,7 +21,7 @@ from chalicelib import schedule
 
 Status = Literal["new", "up", "down", "paused"]
 Kind = Literal["simple", "cron"]
-Action = Literal["success", "start", "fail", "log", "ign"]
+Action = Literal["success", "start", "fail", "log", "progress", "ign"]
 FlipReason = Literal["timeout", "fail", "overrun", "ping", "pause", "resume"]
 
 DEFAULT_TIMEOUT_SECONDS = 86_400
@@ -31,6 +31,10 @@ DEFAULT_SCHEDULE = "* * * * *"
 NO_RID = "no-rid"  # never a valid rid, and DynamoDB map keys cannot be empty
 # How long the writer of a flip owns its delivery before a sweep may retry it.
 DELIVERY_LEASE = timedelta(seconds=60)
+# A failed publish is retried on each of the next sweeps a few times (a throttle, a blip),
+# then ever less often, so an undeliverable alert does not cost every sweep a publish.
+FAST_RETRIES = 3
+MAX_RETRY_DELAY = timedelta(minutes=15)
 # Runs that are never closed (a job that crashed after /start with a fresh rid each time)
 # must not grow the item without bound.
 MAX_OPEN_RUNS = 50
@@ -44,6 +48,7 @@ class Flip:
     new: Status
     reason: FlipReason
     lease: datetime
+    attempts: int = 0  # publishes that failed so far
 
     @property
     def notifies(self) -> bool:
@@ -207,7 +212,7 @@ def apply_ping(check: Check, ping: Ping, now: datetime, lease_from: datetime) ->
     """
     require_aware(now)
     kind = _effective_action(check, ping)
-    if kind in ("log", "ign"):
+    if kind in ("log", "progress", "ign"):
         return PingResult(check, kind, None, None)
     if kind == "start":
         runs = _open_run(check.runs, ping.rid, now)
@@ -228,7 +233,8 @@ def _effective_action(check: Check, ping: Ping) -> Action:
     if check.methods == "POST" and ping.method != "POST":
         return "ign"
     action = ping.action
-    if check.filter_http_body:
+    # A progress ping only says "still running"; its message must never finish the run.
+    if check.filter_http_body and action != "progress":
         action = classify_body(check, ping.body)
     if check.status == "paused" and check.manual_resume:
         return "ign"
@@ -344,6 +350,27 @@ def flip_down(check: Check, overdue: Overdue, lease_from: datetime) -> tuple[Che
 def deliverable(check: Check, now: datetime) -> list[Flip]:
     """Flips in the outbox whose delivery lease has run out, oldest first."""
     return sorted((flip for flip in check.outbox.values() if flip.lease <= now), key=lambda f: f.at)
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long after its ``failures``-th failed publish a flip is retried.
+
+    One minute (the next sweep) three times, then 2, 4 and 8 minutes, then every 15.
+    """
+    if failures <= FAST_RETRIES:
+        return DELIVERY_LEASE
+    doublings = min(failures - FAST_RETRIES, 10)  # 2**10 minutes is past the cap already
+    return min(DELIVERY_LEASE * (1 << doublings), MAX_RETRY_DELAY)
+
+
+def after_failed_publish(flip: Flip, now: datetime) -> Flip:
+    """The flip with one more failure counted, leased until its next retry."""
+    failures = flip.attempts + 1
+    return replace(flip, attempts=failures, lease=now + retry_delay(failures))
+
+
+def with_flip(check: Check, flip: Flip) -> Check:
+    return replace(check, outbox={**check.outbox, flip.id: flip})
 
 
 def without_flip(check: Check, flip_id: str) -> Check:

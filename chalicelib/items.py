@@ -1,11 +1,12 @@
 """How checks, flips and pings map to DynamoDB items and update expressions.
 
-Kept apart from ``store.py`` so the adapter reads as a list of operations. Attribute types are
+Kept apart from ``dynamo.py`` so the adapter reads as a list of operations. Attribute types are
 checked here, because moto accepts a wrongly typed GSI key and then crashes on Query.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,18 @@ _CONFIG_FIELDS: tuple[tuple[str, str, Any], ...] = (
     ("site_root", "S", ""),
 )
 CONFIG_NAMES = tuple(name for name, _, _ in _CONFIG_FIELDS)
+
+
+# The whole stored check (config and state). DynamoDB allows 400 KB, but every ping rewrites
+# the item and DynamoDB bills a write unit per started KB of it, so a check stays small:
+# this leaves 10,000 characters of desc (more if ASCII) plus every other field at its limit,
+# and the open runs and pending flips, far below DynamoDB's ceiling.
+MAX_CHECK_ITEM_BYTES = 32 * 1024
+
+
+def item_size(item: Item) -> int:
+    """An upper bound on DynamoDB's size of ``item`` (its JSON with type tags, in UTF-8)."""
+    return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def check_key(check_uuid: str) -> Item:
@@ -88,7 +101,24 @@ def deadline_attrs(check: Check, shards: int) -> Item:
     return {"alert_after": epoch(due), "due_shard": {"S": due_shard(check.uuid, shards)}}
 
 
+class MalformedItem(Exception):
+    """A stored check item that cannot be read (a missing or wrongly typed attribute)."""
+
+    def __init__(self, key: str, problem: Exception) -> None:
+        super().__init__(f"malformed check item {key}: {problem!r}")
+        self.key = key
+
+
 def check_from_item(item: Item) -> Check:
+    """The check an item holds; ``MalformedItem`` if an attribute is missing or mistyped."""
+    try:
+        return _check_from_item(item)
+    except (KeyError, TypeError, ValueError, AttributeError) as problem:
+        key = str(item.get("pk", {}).get("S", "?")) if isinstance(item, dict) else "?"
+        raise MalformedItem(key, problem) from problem
+
+
+def _check_from_item(item: Item) -> Check:
     config = {
         name: _decode(kind, item[name]) if name in item else default
         for name, kind, default in _CONFIG_FIELDS
@@ -123,7 +153,7 @@ def _decode(kind: str, attr: Item) -> Any:
 
 
 def flip_attrs(flip: Flip) -> Item:
-    return {
+    attrs: Item = {
         "id": {"S": flip.id},
         "at": t(flip.at),
         "old": {"S": flip.old},
@@ -131,6 +161,9 @@ def flip_attrs(flip: Flip) -> Item:
         "reason": {"S": flip.reason},
         "lease": t(flip.lease),
     }
+    if flip.attempts:
+        attrs["attempts"] = n(flip.attempts)
+    return attrs
 
 
 def flip_from(attrs: Item, flip_id: str | None = None) -> Flip:
@@ -141,6 +174,7 @@ def flip_from(attrs: Item, flip_id: str | None = None) -> Flip:
         new=attrs["new"]["S"],
         reason=attrs["reason"]["S"],
         lease=parse_t(attrs["lease"]),
+        attempts=int(attrs["attempts"]["N"]) if "attempts" in attrs else 0,
     )
 
 

@@ -41,6 +41,8 @@ SWEEP_DURATION = "SweepDuration"  # timing, seconds
 DUE_CHECKS = "DueChecks"  # gauge, count
 OLDEST_DUE_LAG = "OldestDueLagSeconds"  # gauge, seconds
 SWEEP_COMPLETED = "SweepCompleted"  # count: the sweeper's heartbeat
+MALFORMED_ITEMS = "MalformedItems"  # count: check items skipped because they cannot be read
+INTERNAL_ERRORS = "InternalErrors"  # count: requests answered 500 (a bug, or a broken config)
 DELIVERIES = "Deliveries"  # count, dimensions kind and outcome (delivered, retry, failed)
 DEAD_LETTERS = "DeliveriesDeadLettered"  # count: retry budget spent
 

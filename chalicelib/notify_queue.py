@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from chalicelib.alerts import Alert, SnsAlerter
+from chalicelib.alerts import Alert
 from chalicelib.channels.delivery import HttpReply, NetworkError, Outcome
 from chalicelib.channels.message import SnsMessage
 from chalicelib.errors import ConfigError
+from chalicelib.routing import routed_ids
+from chalicelib.sns import SnsAlerter, sns_message
 
 MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds ceiling
 
@@ -74,14 +77,22 @@ class RoutingAlerter(SnsAlerter):
 
     def publish(self, alert: Alert) -> str:
         """The message id; raises (and the flip stays in the outbox) if it cannot be routed."""
-        routed = routed_channels(alert.document)
-        if self.topic_channel_id in routed:
+        ids = routed_ids(alert.check, self.topic_channel_id)
+        # The document's ``check.channels`` names where the alert goes, for older checks too:
+        # the notifier fans out from it.
+        alert = replace(alert, check=replace(alert.check, channel_ids=",".join(ids)))
+        if self.topic_channel_id in ids:
             return super().publish(alert)
         if self.queue is None:
             # Publishing to the topic instead would alert subscribers the check is not
             # routed to; failing keeps the flip in the outbox until a notifier exists.
             raise ConfigError("VIGIL_NOTIFY_QUEUE_URL is not set: cannot reach the channels")
-        return self.queue.send(json.dumps(alert.document, sort_keys=True), 0, alert.attributes)
+        message = sns_message(alert)  # the document cut to fit, and the filter attributes
+        attributes = {
+            name: {"DataType": value["DataType"], "StringValue": value.get("StringValue", "")}
+            for name, value in message.attributes.items()
+        }
+        return self.queue.send(json.dumps(message.document, sort_keys=True), 0, attributes)
 
 
 def routed_channels(document: dict[str, Any]) -> list[str]:

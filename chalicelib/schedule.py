@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from heapq import merge
 from zoneinfo import ZoneInfo
 
+from chalicelib.tzlinks import LEGACY_ZONES
+
 MAX_SCHEDULE_LENGTH = 100
 MAX_TZ_LENGTH = 36
 
@@ -48,43 +50,6 @@ _TZ_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*")
 # Loadable from the tz database but not places: a user's zone must name a real region.
 _NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
 _NOT_ZONE_DIRS = ("posix/", "right/")
-_LEGACY_ZONES = {
-    "Africa/Asmera": "Africa/Asmara",
-    "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
-    "America/Catamarca": "America/Argentina/Catamarca",
-    "America/Cordoba": "America/Argentina/Cordoba",
-    "America/Godthab": "America/Nuuk",
-    "America/Indianapolis": "America/Indiana/Indianapolis",
-    "America/Louisville": "America/Kentucky/Louisville",
-    "America/Montreal": "America/Toronto",
-    "Asia/Calcutta": "Asia/Kolkata",
-    "Asia/Dacca": "Asia/Dhaka",
-    "Asia/Istanbul": "Europe/Istanbul",
-    "Asia/Katmandu": "Asia/Kathmandu",
-    "Asia/Macao": "Asia/Macau",
-    "Asia/Rangoon": "Asia/Yangon",
-    "Asia/Saigon": "Asia/Ho_Chi_Minh",
-    "Asia/Tel_Aviv": "Asia/Jerusalem",
-    "Asia/Thimbu": "Asia/Thimphu",
-    "Asia/Ujung_Pandang": "Asia/Makassar",
-    "Asia/Ulan_Bator": "Asia/Ulaanbaatar",
-    "Atlantic/Faeroe": "Atlantic/Faroe",
-    "Australia/ACT": "Australia/Sydney",
-    "Australia/NSW": "Australia/Sydney",
-    "Europe/Belfast": "Europe/London",
-    "Europe/Kiev": "Europe/Kyiv",
-    "Europe/Uzhgorod": "Europe/Kyiv",
-    "Europe/Zaporozhye": "Europe/Kyiv",
-    "Pacific/Ponape": "Pacific/Pohnpei",
-    "Pacific/Truk": "Pacific/Chuuk",
-    "US/Alaska": "America/Anchorage",
-    "US/Arizona": "America/Phoenix",
-    "US/Central": "America/Chicago",
-    "US/Eastern": "America/New_York",
-    "US/Hawaii": "Pacific/Honolulu",
-    "US/Mountain": "America/Denver",
-    "US/Pacific": "America/Los_Angeles",
-}
 
 
 class InvalidSchedule(ValueError):
@@ -113,7 +78,7 @@ def validate_tz(name: str) -> str:
         raise InvalidTimezone(_BAD_TZ)
     if len(name) > MAX_TZ_LENGTH:
         raise InvalidTimezone("tz is too long")
-    canonical = _LEGACY_ZONES.get(name, name)
+    canonical = LEGACY_ZONES.get(name, name)
     # The pattern admits no "." or leading "/", so ZoneInfo never sees a path outside the tz
     # database; the denylist drops files in it that are not places.
     if (

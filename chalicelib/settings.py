@@ -16,6 +16,10 @@ DEFAULT_DUE_SHARDS = 4
 DEFAULT_PING_LOG_LIMIT = 100
 # Healthchecks' self-hosted default; a guard against runaway auto-provisioning.
 DEFAULT_CHECK_LIMIT = 10_000
+# What one sweep pass may spend, so that no project's backlog (or a failing SNS) can stretch
+# it past its invocation: publish attempts, and seconds before it leaves the rest for the next.
+DEFAULT_SWEEP_PUBLISH_LIMIT = 1_000
+DEFAULT_SWEEP_BUDGET_SECONDS = 40
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,8 @@ class Settings:
     site_root: str | None = None
     ping_log_limit: int = DEFAULT_PING_LOG_LIMIT
     check_limit: int = DEFAULT_CHECK_LIMIT
+    sweep_publish_limit: int = DEFAULT_SWEEP_PUBLISH_LIMIT
+    sweep_budget_seconds: int = DEFAULT_SWEEP_BUDGET_SECONDS
     # Alert channels (issue 12): the KMS key sealing their secrets (default: the topic's key,
     # ``alias/<topic name>`` as bootstrap makes it), the notifier's queue and dead letters, and
     # whether channel URLs may name loopback (the local stack only; never deployed).
@@ -53,6 +59,12 @@ class Settings:
             site_root=environ.get("VIGIL_SITE_ROOT") or None,
             ping_log_limit=_positive_int(environ, "VIGIL_PING_LOG_LIMIT", DEFAULT_PING_LOG_LIMIT),
             check_limit=_positive_int(environ, "VIGIL_CHECK_LIMIT", DEFAULT_CHECK_LIMIT),
+            sweep_publish_limit=_positive_int(
+                environ, "VIGIL_SWEEP_PUBLISH_LIMIT", DEFAULT_SWEEP_PUBLISH_LIMIT
+            ),
+            sweep_budget_seconds=_positive_int(
+                environ, "VIGIL_SWEEP_BUDGET_SECONDS", DEFAULT_SWEEP_BUDGET_SECONDS
+            ),
             channel_key=environ.get("VIGIL_CHANNEL_KEY", "").strip(),
             notify_queue_url=environ.get("VIGIL_NOTIFY_QUEUE_URL", "").strip(),
             dead_letter_url=environ.get("VIGIL_NOTIFY_DEAD_LETTER_URL", "").strip(),

@@ -14,10 +14,19 @@ from typing import Any
 
 from chalicelib import schedule
 from chalicelib.errors import BadRequest, ValidationFailed
+from chalicelib.inputs import has_controls, has_surrogates
 
 MIN_PERIOD_SECONDS = 60
 MAX_PERIOD_SECONDS = 31_536_000
-SLUG_PATTERN = re.compile(r"^[a-z0-9\-_]*$")
+MAX_NAME_LENGTH = 100
+MAX_TAGS_LENGTH = 500
+MAX_KEYWORDS_LENGTH = 200
+# Healthchecks has no limit; a DynamoDB item has 400 KB, and every ping rewrites the check
+# item and pays a write unit per KB of it, so Vigil caps desc here and the whole stored check
+# at ``items.MAX_CHECK_ITEM_BYTES``.
+MAX_DESC_LENGTH = 10_000
+# Matched with fullmatch: ``$`` would let a trailing newline through.
+SLUG_PATTERN = re.compile(r"[a-z0-9\-_]*")
 UNIQUE_FIELDS = ("name", "slug", "tags", "timeout", "grace")
 
 
@@ -45,20 +54,23 @@ class CheckSpec:
     filter_default_fail: bool | None = None
     channels: str | None = None
     unique: tuple[str, ...] = field(default_factory=tuple)
+    # ``subject``/``subject_fail`` sent without ``filter_subject``: filter by the keywords.
+    subject_implies_filter: bool = False
 
     def changes(self) -> dict[str, Any]:
         """The check fields this spec sets (``channels`` and ``unique`` are handled apart)."""
         return {
             name: value
             for name, value in vars(self).items()
-            if value is not None and name not in ("channels", "unique")
+            if value is not None and name not in _NOT_CHECK_FIELDS
         }
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: deeply nested arrays exhaust the decoder's stack, not ours to give.
         raise BadRequest("could not parse request body") from None
     if not isinstance(body, dict):
         raise ValidationFailed("value is not an object")
@@ -70,11 +82,13 @@ def parse_check_spec(body: Mapping[str, Any]) -> CheckSpec:
     for name, validate in _VALIDATORS.items():
         if name in body:
             fields[name] = validate(name, body[name])
-    # Deprecated email-subject fields map to the keywords, as in Healthchecks.
+    # Deprecated email-subject fields map to the keywords, as in Healthchecks, and turn
+    # subject filtering on or off by the keywords the check ends up with, unless the
+    # request says ``filter_subject`` itself: then that wins.
     for old, new in (("subject", "success_kw"), ("subject_fail", "failure_kw")):
         if old in body:
-            fields[new] = _string(200)(old, body[old])
-            fields["filter_subject"] = bool(fields[new])
+            fields[new] = _string(MAX_KEYWORDS_LENGTH)(old, body[old])
+            fields["subject_implies_filter"] = "filter_subject" not in body
     return CheckSpec(**fields)
 
 
@@ -84,7 +98,23 @@ def _string(max_length: int | None) -> Callable[[str, Any], str]:
             raise ValidationFailed(f"{name} is not a string")
         if max_length is not None and len(value) > max_length:
             raise ValidationFailed(f"{name} is too long")
+        if has_surrogates(value):
+            # Valid JSON, but no UTF-8 encoder (boto3's included) can write it.
+            raise ValidationFailed(f"{name} is not a valid string")
         return value
+
+    return validate
+
+
+def _line(max_length: int) -> Callable[[str, Any], str]:
+    """A one-line string: names and tags end up in email subjects, alert text and badges."""
+    text = _string(max_length)
+
+    def validate(name: str, value: Any) -> str:
+        line = text(name, value)
+        if has_controls(line):
+            raise ValidationFailed(f"{name} contains control characters")
+        return line
 
     return validate
 
@@ -96,8 +126,8 @@ def _boolean(name: str, value: Any) -> bool:
 
 
 def _slug(name: str, value: Any) -> str:
-    slug = _string(100)(name, value)
-    if not SLUG_PATTERN.match(slug):
+    slug = _string(MAX_NAME_LENGTH)(name, value)
+    if not SLUG_PATTERN.fullmatch(slug):
         raise ValidationFailed(f"{name} does not match pattern")
     return slug
 
@@ -146,11 +176,13 @@ def _unique(name: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+_NOT_CHECK_FIELDS = ("channels", "unique", "subject_implies_filter")
+
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
-    "name": _string(100),
+    "name": _line(MAX_NAME_LENGTH),
     "slug": _slug,
-    "tags": _string(500),
-    "desc": _string(None),
+    "tags": _line(MAX_TAGS_LENGTH),
+    "desc": _string(MAX_DESC_LENGTH),
     "timeout": _period,
     "grace": _period,
     "schedule": _schedule,
@@ -158,9 +190,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "max_duration": _period,
     "manual_resume": _boolean,
     "methods": _methods,
-    "start_kw": _string(200),
-    "success_kw": _string(200),
-    "failure_kw": _string(200),
+    "start_kw": _string(MAX_KEYWORDS_LENGTH),
+    "success_kw": _string(MAX_KEYWORDS_LENGTH),
+    "failure_kw": _string(MAX_KEYWORDS_LENGTH),
     "filter_subject": _boolean,
     "filter_body": _boolean,
     "filter_http_body": _boolean,

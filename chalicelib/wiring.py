@@ -13,13 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.channel_store import ChannelStore
+from chalicelib.deps import Deps
+from chalicelib.dynamo import DynamoStore
 from chalicelib.errors import ConfigError
 from chalicelib.notifier import Notifier
 from chalicelib.notify_queue import RoutingAlerter, SnsPublisher, SqsQueue
 from chalicelib.routing import topic_channel_id
-from chalicelib.service import Deps
 from chalicelib.settings import Settings
-from chalicelib.store import DynamoStore
 
 _deps: Deps | None = None
 _notifier: Notifier | None = None
@@ -47,7 +47,9 @@ def build_deps(settings: Settings) -> Deps:
     )
     return Deps(
         settings=settings,
-        store=DynamoStore(lambda: aws_client("dynamodb"), settings.table),
+        store=DynamoStore(
+            lambda: aws_client("dynamodb"), settings.table, due_shards=settings.due_shards
+        ),
         alerter=alerter,
         channels=ChannelStore(
             lambda: aws_client("dynamodb"),

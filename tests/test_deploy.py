@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from chalicelib import metrics
-from chalicelib.store import TABLE_SCHEMA, TTL_ATTRIBUTE
+from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
 from tests.conftest import ROOT
 from tools.deploy import Aws, deploy, destroy
 from tools.package import PackageError, build, check_zip, lint
@@ -213,7 +213,7 @@ def snapshot(project: Path) -> dict[str, tuple[int, str]]:
 def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     aws_clients: Aws, project: Path
 ) -> None:
-    chalice, said = FakeChalice(), []
+    chalice, said = FakeChalice(), list[str]()
     deployed = deploy("prod", project, aws_clients, chalice, said.append)
     files = snapshot(project)
     operations = Operations(*vars(aws_clients).values())
@@ -243,6 +243,8 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert deployed.sweep_function == "vigil-prod-sweep"
     assert "Ping base URL: https://abc123.execute-api.us-east-1.amazonaws.com/api/ping/" in said
     assert "API URL:       https://abc123.execute-api.us-east-1.amazonaws.com/api/api/v3/" in said
+    dashboard = "Dashboard:     https://abc123.execute-api.us-east-1.amazonaws.com/api/ "
+    assert any(line.startswith(dashboard) for line in said)
 
 
 def test_deploy_installs_the_watchman_on_the_deployed_sweeper(
@@ -260,6 +262,7 @@ def test_deploy_installs_the_watchman_on_the_deployed_sweeper(
         f"vigil-prod-{name}"
         for name in (
             "sweeper-heartbeat",
+            "alerts-failed",
             "sweep-errors",
             "sweep-throttles",
             "api-errors",
@@ -272,6 +275,9 @@ def test_deploy_installs_the_watchman_on_the_deployed_sweeper(
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
     assert alarms["vigil-prod-api-throttles"]["Dimensions"][0]["Value"] == "vigil-prod"
+    failed = alarms["vigil-prod-alerts-failed"]
+    assert (failed["Namespace"], failed["MetricName"]) == ("Vigil", "AlertsFailed")
+    assert failed["Dimensions"] == [{"Name": "FunctionName", "Value": "vigil-prod-sweep"}]
     assert alarms["vigil-prod-notify-errors"]["Dimensions"][0]["Value"] == "vigil-prod-notify"
     dead = alarms["vigil-prod-notify-dead-letters"]
     assert dead["Dimensions"] == [{"Name": "QueueName", "Value": "vigil-prod-alerts-notify-dead"}]
@@ -411,6 +417,12 @@ def test_the_alarms_watch_the_sweeper_and_both_functions(template: dict[str, Any
         k: v["Properties"] for k, v in resources_of(template, "AWS::CloudWatch::Alarm").items()
     }
     heartbeat = alarms.pop("SweeperHeartbeatAlarm")
+    failed = alarms.pop("AlertsFailedAlarm")
+    assert (failed["Namespace"], failed["MetricName"]) == (metrics.NAMESPACE, metrics.ALERTS_FAILED)
+    assert failed["Dimensions"] == [
+        {"Name": metrics.FUNCTION_DIMENSION, "Value": {"Ref": FUNCTION_IDS["sweep"]}}
+    ]
+    assert failed["AlarmActions"] == failed["OKActions"] == [{"Ref": "AlertTopic"}]
     assert (heartbeat["Namespace"], heartbeat["MetricName"]) == (
         metrics.NAMESPACE,
         metrics.SWEEP_COMPLETED,

@@ -135,9 +135,9 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 
         from chalicelib import wiring
         from chalicelib.bootstrap import bootstrap
+        from chalicelib.management import create_project
         from chalicelib.notify_queue import SqsQueue
         from chalicelib.notify_setup import ensure_notify_queues
-        from chalicelib.service import create_project
         from chalicelib.settings import Settings
 
         sns, sqs = boto3.client("sns"), boto3.client("sqs")
@@ -575,7 +575,7 @@ def test_the_cli_adds_lists_and_deletes_channels(
     aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from chalicelib import cli, wiring
-    from chalicelib.service import create_project
+    from chalicelib.management import create_project
 
     monkeypatch.setenv("VIGIL_TABLE", TABLE)
     monkeypatch.setenv("VIGIL_TOPIC_NAME", TOPIC)

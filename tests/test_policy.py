@@ -342,8 +342,8 @@ def observed() -> Iterator[Recorder]:
 
         from chalicelib import wiring
         from chalicelib.bootstrap import provision
+        from chalicelib.management import create_project
         from chalicelib.notify_setup import ensure_notify_queues
-        from chalicelib.service import create_project
         from chalicelib.settings import Settings
 
         sns, sqs = boto3.client("sns"), boto3.client("sqs")

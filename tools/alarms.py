@@ -10,21 +10,30 @@ alarm is written once. Values may be plain strings (deploy) or intrinsic functio
 - **Notifier dead letters**: an alert still undelivered to a channel after its retry budget.
 - **Lambda errors and throttles** of every function, from AWS/Lambda. No invocations is no
   problem here, so missing data is not breaching.
+- **Failed publishes.** Every failed alert publish counts ``AlertsFailed``. A flip that the
+  API's first attempt could not publish is retried by the sweeper a minute later, so the
+  sweeper's count is the one that says alerts are not getting out. One failure in the window
+  alarms; the window outlasts the longest retry delay, so an alert that stays undeliverable
+  keeps the alarm on (no flapping between retries), and it clears once nothing has failed
+  for the whole window.
 
 Every alarm notifies the alert topic on ALARM and again on OK, so subscribers see recovery.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib import metrics
+from chalicelib import domain, metrics
 
 HEARTBEAT_MINUTES = 5
 FIVE_MINUTES = 300
 # A sweep may fail once and succeed on Lambda's retry; three failures in five minutes is a trend.
 SWEEP_ERRORS_THRESHOLD = 3
+# Longest gap between two publish attempts of a stuck alert, plus a sweep, in 5-minute periods.
+ALERTS_FAILED_PERIODS = math.ceil((domain.MAX_RETRY_DELAY.total_seconds() + 2 * 60) / FIVE_MINUTES)
 
 Name = Callable[[str], Any]
 
@@ -63,6 +72,22 @@ def alarms(
             "Threshold": 1,
             "ComparisonOperator": "LessThanThreshold",
             "TreatMissingData": "breaching",
+            **actions,
+        },
+        "AlertsFailedAlarm": {
+            "AlarmName": name("alerts-failed"),
+            "AlarmDescription": "Vigil could not publish an alert to its topic. It is retried "
+            "with backoff; the sweeper's alert_failed log lines say which check and why.",
+            "Namespace": metrics.NAMESPACE,
+            "MetricName": metrics.ALERTS_FAILED,
+            "Dimensions": [{"Name": metrics.FUNCTION_DIMENSION, "Value": sweep_function}],
+            "Statistic": "Sum",
+            "Period": FIVE_MINUTES,
+            "EvaluationPeriods": ALERTS_FAILED_PERIODS,
+            "DatapointsToAlarm": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
             **actions,
         },
         "SweepErrorsAlarm": _lambda_alarm(

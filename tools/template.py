@@ -12,7 +12,7 @@ chalice's roles, never entries merged into a role's ``Policies`` list; the envir
 key by key into each function's ``Environment.Variables``; and the functions get ``DependsOn``
 their grants rather than any changed reference.
 
-The table schema comes from ``chalicelib.store.TABLE_SCHEMA``, the very constant ``bootstrap``
+The table schema comes from ``chalicelib.dynamo.TABLE_SCHEMA``, the very constant ``bootstrap``
 and the tests create tables from, so the stack's table cannot drift from the code's.
 """
 
@@ -22,6 +22,7 @@ import json
 from typing import Any
 
 from chalicelib.bootstrap import topic_key_policy
+from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
 from chalicelib.notify_setup import (
     ALERT_FILTER,
     MAX_RECEIVES,
@@ -29,7 +30,6 @@ from chalicelib.notify_setup import (
     VISIBILITY_TIMEOUT_SECONDS,
     queue_policy,
 )
-from chalicelib.store import TABLE_SCHEMA, TTL_ATTRIBUTE
 from tools.alarms import alarms
 from tools.paths import CHALICE_DIR
 from tools.policy import (

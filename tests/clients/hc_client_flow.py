@@ -15,6 +15,17 @@ from healthchecks_io import CheckCreate, CheckUpdate, Client
 from healthchecks_io.client.exceptions import CheckNotFoundError
 
 
+def _client_flips_error(client: Client, check_uuid: str) -> str | None:
+    """healthchecks-io 0.4.4 iterates the flips answer as a bare list, as Healthchecks' docs
+    show it; the server (and Vigil) answer ``{"flips": [...]}``, so the client fails on the
+    real answer. The name of what it raises, for the test to pin."""
+    try:
+        client.get_check_flips(check_uuid)
+    except TypeError as error:
+        return type(error).__name__
+    return None
+
+
 def main() -> None:
     base, api_key, ping_key = (
         os.environ["VIGIL_BASE"],
@@ -60,7 +71,11 @@ def main() -> None:
     out["pings"] = [
         [p.type, p.number_of_pings, p.duration] for p in client.get_check_pings(nightly.uuid)
     ]
-    out["flips"] = [f.up for f in client.get_check_flips(nightly.uuid)]
+    out["client_flips_error"] = _client_flips_error(client, nightly.uuid)
+    flips = httpx.get(
+        f"{base}/api/v3/checks/{nightly.uuid}/flips/", headers={"X-Api-Key": api_key}
+    ).json()
+    out["flips"] = [f["up"] for f in flips["flips"]]
     paused = client.pause_check(nightly.uuid)
     out["paused"] = paused.status
     resumed = httpx.post(

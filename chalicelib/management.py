@@ -1,40 +1,44 @@
 """Management API use cases (Healthchecks API v1-v3): everything behind ``/api/v<N>/``.
 
+Checks (list, read, create, edit, pause, resume, delete), their pings and flips, badges, and
+projects with their keys (``create_project``, used by the CLI). The ping path and the sweep
+are in ``chalicelib.service``.
+
 Every lookup goes through ``find_check``, which is where projects are walled off: a key of
 another project gets Healthchecks' 403 for a uuid, and 404 for a unique key it cannot see.
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid as uuidlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import badges, domain
+from chalicelib import badges, domain, inputs
 from chalicelib.channel_service import resolve_spec_channels, topic_channel
 from chalicelib.check_json import check_to_dict, unique_key
+from chalicelib.delivery import deliver, note_flip
+from chalicelib.deps import Deps
 from chalicelib.domain import Check, LoggedPing
 from chalicelib.errors import (
     BadRequest,
     CheckLimitReached,
     Forbidden,
+    MissingApiKey,
     NotFound,
     NotPaused,
-    StaleCheck,
+    WrongApiKey,
 )
-from chalicelib.service import (
-    MAX_WRITE_ATTEMPTS,
-    Deps,
-    apply_spec,
-    create_check,
-    deliver,
-    note_flip,
-)
+from chalicelib.logs import log_event
 from chalicelib.spec import CheckSpec, slugify
-from chalicelib.store import FLIP_RETENTION, KeyGrant
+from chalicelib.store import FLIP_RETENTION, KeyGrant, Project, retry_on_conflict
 
+API_KEY_LENGTH = 32
+PING_KEY_LENGTH = 22
+PING_KEY_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 UUID_LENGTH = 36
 UNIQUE_KEY_LENGTH = 40
 MAX_PINGS_LISTED = 1000
@@ -66,9 +70,13 @@ def channel(deps: Deps) -> dict[str, str]:
 # --- lookups ----------------------------------------------------------------------------
 
 
+def is_unique_key(code: str) -> bool:
+    return len(code) == UNIQUE_KEY_LENGTH
+
+
 def find_check(deps: Deps, grant: KeyGrant, code: str) -> Check:
     """A check by uuid (read-write keys) or unique key (any key), within the key's project."""
-    if len(code) == UNIQUE_KEY_LENGTH:
+    if is_unique_key(code):
         for check in deps.store.project_checks(grant.project):
             if unique_key(check.uuid) == code:
                 return check
@@ -144,13 +152,11 @@ def _with_version_slug(spec: CheckSpec, version: int) -> CheckSpec:
 
 def _write_config(deps: Deps, check: Check, spec: CheckSpec) -> Check:
     """Apply the spec; on a lost race re-apply it to the check as it is now."""
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        try:
-            return deps.store.write_config(check, apply_spec(check, spec), deps.settings.due_shards)
-        except StaleCheck as stale:
-            assert isinstance(stale.current, Check)
-            check = stale.current
-    raise RuntimeError(f"gave up updating {check.uuid}")
+    return retry_on_conflict(check, lambda current: _store_config(deps, current, spec))
+
+
+def _store_config(deps: Deps, check: Check, spec: CheckSpec) -> Check:
+    return deps.store.write_config(check, apply_spec(check, spec))
 
 
 def pause_check(deps: Deps, grant: KeyGrant, code: str, now: datetime) -> Check:
@@ -166,22 +172,23 @@ def resume_check(deps: Deps, grant: KeyGrant, code: str, now: datetime) -> Check
     return _transition(deps, grant, code, now, resume)
 
 
-def _transition(deps: Deps, grant: KeyGrant, code: str, now: datetime, change: Any) -> Check:
-    check = find_check(deps, grant, code)
-    for _ in range(MAX_WRITE_ATTEMPTS):
+Transition = Callable[[Check], tuple[Check, domain.Flip | None]]
+
+
+def _transition(deps: Deps, grant: KeyGrant, code: str, now: datetime, change: Transition) -> Check:
+    def attempt(check: Check) -> tuple[Check, domain.Flip | None]:
         after, flip = change(check)
         if flip is None:
-            return check
-        try:
-            stored = deps.store.write_state(check, after, shards=deps.settings.due_shards)
-        except StaleCheck as stale:
-            assert isinstance(stale.current, Check)
-            check = stale.current
-            continue
-        deps.snapshots.drop(check.uuid)
-        note_flip(check.uuid, flip)
-        return deliver(deps, stored, flip, now)
-    raise RuntimeError(f"gave up changing {check.uuid}")
+            return check, None  # nothing to change: no write
+        return deps.store.write_state(check, after), flip
+
+    check = find_check(deps, grant, code)
+    stored, flip = retry_on_conflict(check, attempt)
+    if flip is None:
+        return stored
+    deps.snapshots.drop(check.uuid)
+    note_flip(check.uuid, flip)
+    return deliver(deps, stored, flip, now)
 
 
 def delete_check(deps: Deps, grant: KeyGrant, code: str) -> Check:
@@ -189,6 +196,86 @@ def delete_check(deps: Deps, grant: KeyGrant, code: str) -> Check:
     deps.store.delete_check(check)
     deps.snapshots.drop(check.uuid)
     return check
+
+
+# --- checks and projects: creation ---
+
+
+def authorize(deps: Deps, api_key: str | None, *, write: bool) -> KeyGrant:
+    if api_key is None or len(api_key) != API_KEY_LENGTH:
+        raise MissingApiKey()
+    if not api_key.isascii():
+        raise WrongApiKey()  # no key we issue has such characters, and some cannot be hashed
+    grant = deps.store.resolve_key(api_key)
+    allowed = ("rw",) if write else ("rw", "ro")
+    if grant is None or grant.role not in allowed:
+        raise WrongApiKey()
+    return grant
+
+
+def create_check(
+    deps: Deps,
+    grant: KeyGrant,
+    spec: CheckSpec,
+    now: datetime,
+    site_root: str,
+    *,
+    exclusive_slug: bool = False,
+) -> Check:
+    check = Check(
+        uuid=str(uuidlib.uuid4()),
+        project=grant.project,
+        created=now,
+        badge_key=str(uuidlib.uuid4()),
+        site_root=site_root,
+    )
+    check = apply_spec(check, spec)
+    deps.store.create_check(check, exclusive_slug=exclusive_slug)
+    log_event("check_created", check=check.uuid, project=grant.project)
+    return check
+
+
+def apply_spec(check: Check, spec: CheckSpec) -> Check:
+    """Only supplied fields change. ``schedule`` makes a cron check, ``timeout`` a simple one."""
+    changes = spec.changes()
+    if spec.schedule is not None:
+        changes["kind"] = "cron"
+    elif spec.timeout is not None:
+        changes["kind"] = "simple"
+    if spec.channels is not None:  # already resolved to ids (routing.resolve)
+        changes["alerts_enabled"] = spec.channels != ""
+        changes["channel_ids"] = spec.channels
+    if spec.subject_implies_filter:
+        success = changes.get("success_kw", check.success_kw)
+        changes["filter_subject"] = bool(success or changes.get("failure_kw", check.failure_kw))
+    return replace(check, **changes)
+
+
+@dataclass(frozen=True)
+class ProjectKeys:
+    project: str
+    api_key: str
+    api_key_readonly: str
+    ping_key: str
+
+
+def create_project(deps: Deps, name: str) -> ProjectKeys:
+    keys = ProjectKeys(
+        project=str(uuidlib.uuid4()),
+        api_key="hcw_" + secrets.token_urlsafe(21),
+        api_key_readonly="hcr_" + secrets.token_urlsafe(21),
+        ping_key="".join(secrets.choice(PING_KEY_ALPHABET) for _ in range(PING_KEY_LENGTH)),
+    )
+    project = Project(
+        id=keys.project,
+        name=name,
+        badge_key=str(uuidlib.uuid4()),
+        badge_secret=secrets.token_urlsafe(24),
+    )
+    deps.store.create_project(
+        project, {"rw": keys.api_key, "ro": keys.api_key_readonly, "ping": keys.ping_key}
+    )
+    return keys
 
 
 # --- pings and flips --------------------------------------------------------------------
@@ -278,10 +365,10 @@ def _flip_window(query: Mapping[str, str], now: datetime) -> tuple[datetime, dat
 
 
 def _int_param(query: Mapping[str, str], name: str, maximum: int) -> int:
-    raw = query[name]
-    if not raw.isdigit() or int(raw) > maximum:
+    value = inputs.ascii_int(query[name], maximum)
+    if value is None:
         raise BadRequest(f"invalid {name} parameter")
-    return int(raw)
+    return value
 
 
 def _timestamp(seconds: int) -> datetime:
@@ -314,7 +401,10 @@ def project_badge(
     with_late = badges.parse_signature(project.badge_secret, tag, sig)
     if with_late is None:
         raise NotFound()
-    checks = deps.store.project_checks(project.id)
+    checks = deps.badge_snapshots.get(project.id, now)
+    if checks is None:
+        checks = deps.store.project_checks(project.id)
+        deps.badge_snapshots.put(project.id, checks, now)
     if tag != badges.ALL_TAG:
         checks = [check for check in checks if tag in check.tag_list]
     state = badges.badge_state((domain.display_status(c, now) for c in checks), with_late)
@@ -330,4 +420,5 @@ def check_badge(
     if check is None or states not in ("2", "3"):
         raise NotFound()
     state = badges.badge_state([domain.display_status(check, now)], with_late=states == "3")
-    return badges.render(fmt, check.name or check.uuid, state)
+    # The uuid is the check's ping secret: a public badge never shows it.
+    return badges.render(fmt, check.name or check.slug or badges.UNNAMED_LABEL, state)

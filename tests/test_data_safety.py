@@ -1,0 +1,214 @@
+"""Data safety: a malformed check item is skipped, and a DELETE racing a ping leaves nothing.
+
+Both on moto, with fixed times and no sleeps: the race is forced by running the DELETE at the
+exact point between the ping's two writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib import management, metrics, service
+from chalicelib.domain import Ping
+from chalicelib.spec import CheckSpec
+from tests.conftest import T0, read_alerts
+
+MINUTE = timedelta(minutes=1)
+
+
+def new_check(deps: Any, project: Any, **fields: Any) -> Any:
+    grant = management.authorize(deps, project.api_key, write=True)
+    spec = CheckSpec(**{"timeout": 60, "grace": 60, **fields})
+    return management.create_check(deps, grant, spec, T0, "http://vigil.test")
+
+
+def corrupt(deps: Any, check_uuid: str, update: str, values: dict[str, Any] | None = None) -> None:
+    kwargs = {"ExpressionAttributeValues": values} if values else {}
+    boto3.client("dynamodb").update_item(
+        TableName=deps.settings.table,
+        Key={"pk": {"S": f"CHECK#{check_uuid}"}, "sk": {"S": "CHECK"}},
+        UpdateExpression=update,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def lines() -> Iterator[list[dict[str, Any]]]:
+    captured: list[dict[str, Any]] = []
+    metrics.reset()
+    metrics.set_sink(lambda line: captured.append(json.loads(line)))
+    yield captured
+    metrics.set_sink(None)
+    metrics.reset()
+
+
+def malformed_counted(lines: list[dict[str, Any]]) -> float:
+    metrics.flush()
+    return sum(line.get(metrics.MALFORMED_ITEMS, 0) for line in lines)
+
+
+BREAKAGES = [
+    ("REMOVE created", None),
+    ("SET created = :bad", {":bad": {"N": "17"}}),
+    ("SET n_pings = :bad", {":bad": {"S": "many"}}),
+    ("SET runs = :bad", {":bad": {"S": "none"}}),
+]
+
+
+class TestMalformedItems:
+    @pytest.mark.parametrize(("update", "values"), BREAKAGES)
+    def test_a_sweep_skips_a_malformed_check_and_alerts_the_rest(
+        self,
+        deps: Any,
+        project: Any,
+        aws: dict[str, str],
+        lines: list[dict[str, Any]],
+        caplog: pytest.LogCaptureFixture,
+        update: str,
+        values: dict[str, Any] | None,
+    ) -> None:
+        checks = [new_check(deps, project, name=f"job-{i}") for i in range(3)]
+        for check in checks:
+            service.record_ping(deps, check.uuid, Ping("success"), T0)
+        corrupt(deps, checks[1].uuid, update, values)
+        metrics.reset()
+
+        report = service.sweep(deps, T0 + 5 * MINUTE)
+
+        assert report.flipped == 2
+        alerted = {a["document"]["check"]["uuid"] for a in read_alerts(aws["queue_url"])}
+        assert alerted == {checks[0].uuid, checks[2].uuid}
+        assert malformed_counted(lines) == 1
+        assert f"CHECK#{checks[1].uuid}" in caplog.text and "cannot be read" in caplog.text
+
+    @pytest.mark.parametrize(("update", "values"), BREAKAGES)
+    def test_a_listing_skips_a_malformed_check(
+        self,
+        client: Any,
+        deps: Any,
+        project: Any,
+        lines: list[dict[str, Any]],
+        caplog: pytest.LogCaptureFixture,
+        update: str,
+        values: dict[str, Any] | None,
+    ) -> None:
+        checks = [new_check(deps, project, name=f"job-{i}") for i in range(3)]
+        corrupt(deps, checks[0].uuid, update, values)
+        metrics.reset()
+
+        reply = client.http.get("/api/v3/checks/", headers={"X-Api-Key": project.api_key})
+
+        assert reply.status_code == 200, reply.body
+        names = sorted(c["name"] for c in json.loads(reply.body)["checks"])
+        assert names == ["job-1", "job-2"]
+        assert malformed_counted(lines) == 1
+        assert "cannot be read" in caplog.text
+
+
+# --- a DELETE racing a ping -----------------------------------------------------------------
+
+
+def partition(deps: Any, check_uuid: str) -> list[dict[str, Any]]:
+    return boto3.client("dynamodb").query(
+        TableName=deps.settings.table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"CHECK#{check_uuid}"}},
+    )["Items"]
+
+
+def assert_nothing_left(deps: Any, check: Any) -> None:
+    """Only fences remain: bare keys marked gone, expiring a day after the delete."""
+    left = partition(deps, check.uuid)
+    for item in left:
+        assert set(item) == {"pk", "sk", "gone", "expires"}, item
+        assert int(item["expires"]["N"]) == int((T0 + timedelta(days=1)).timestamp())
+    assert deps.store.get_check(check.uuid) is None
+
+
+class TestDeleteRacingAPing:
+    @pytest.fixture(autouse=True)
+    def fixed_clock(self, deps: Any) -> None:
+        deps.store.clock = lambda: T0
+
+    def delete_before(self, deps: Any, name: str, stale: Any) -> list[int]:
+        """Run the DELETE (from a copy read before the ping) just before ``store.<name>``."""
+        original = getattr(deps.store, name)
+        calls: list[int] = []
+
+        def racing(*args: Any) -> Any:
+            if not calls:
+                deps.store.delete_check(stale)
+            calls.append(1)
+            return original(*args)
+
+        setattr(deps.store, name, racing)
+        return calls
+
+    def test_delete_between_the_check_write_and_the_log_write(
+        self, client: Any, deps: Any, project: Any
+    ) -> None:
+        check = new_check(deps, project, slug="nightly")
+        for minute in range(3):
+            service.record_ping(deps, check.uuid, Ping("success"), T0 + minute * MINUTE)
+        stale = deps.store.get_check(check.uuid)
+        calls = self.delete_before(deps, "log_ping", stale)
+
+        reply = client.http.post(f"/ping/{check.uuid}", body=b"racing")
+
+        assert calls == [1]
+        assert (reply.status_code, reply.body) == (404, b"not found")
+        assert_nothing_left(deps, check)
+        assert deps.store.checks_with_slug(project.project, "nightly") == []
+        # The ping counted itself (n = 4) before the delete: that number is fenced.
+        fences = {item["sk"]["S"] for item in partition(deps, check.uuid)}
+        assert fences == {f"PING#{n:010d}" for n in range(1, 5)}
+        again = client.http.post(f"/ping/{check.uuid}")
+        assert (again.status_code, again.body) == (404, b"not found")
+
+    def test_delete_between_a_fail_ping_and_its_flip(
+        self, client: Any, deps: Any, project: Any, aws: dict[str, str]
+    ) -> None:
+        check = new_check(deps, project)
+        service.record_ping(deps, check.uuid, Ping("success"), T0)
+        stale = deps.store.get_check(check.uuid)
+        calls = self.delete_before(deps, "record_flip", stale)
+
+        reply = client.http.post(f"/ping/{check.uuid}/fail", body=b"disk full")
+
+        assert calls == [1]
+        # Logged before the delete: Healthchecks answers such a ping 200.
+        assert (reply.status_code, reply.body) == (200, b"OK")
+        assert_nothing_left(deps, check)
+        assert read_alerts(aws["queue_url"]) == []
+
+    def test_a_sweep_delivering_to_a_deleted_check_drops_the_flip(
+        self, deps: Any, project: Any, aws: dict[str, str]
+    ) -> None:
+        check = new_check(deps, project)
+        service.record_ping(deps, check.uuid, Ping("success"), T0)
+        due = list(deps.store.due_checks(T0 + 5 * MINUTE))
+        # The sweep flips the check down; the DELETE lands before the flip is recorded.
+        self.delete_before(deps, "record_flip", None)
+        original_delete = deps.store.delete_check
+        deps.store.delete_check = lambda _: original_delete(deps.store.get_check(check.uuid))
+
+        report = service.SweepReport()
+        for snapshot in due:
+            service._sweep_check(deps, snapshot, T0 + 5 * MINUTE, report)
+
+        assert (report.flipped, report.errors) == (1, 0)
+        assert_nothing_left(deps, check)
+        assert read_alerts(aws["queue_url"]) == []
+
+
+def test_ping_log_entries_expire_after_a_year(deps: Any, project: Any) -> None:
+    check = new_check(deps, project)
+    service.record_ping(deps, check.uuid, Ping("success"), T0)
+    (entry,) = [i for i in partition(deps, check.uuid) if i["sk"]["S"].startswith("PING#")]
+    assert int(entry["expires"]["N"]) == int((T0 + timedelta(days=366)).timestamp())
