@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from chalicelib.channel_store import ChannelStore, StoredChannel
+from chalicelib.channel_ports import ChannelStore, StoredChannel
 from chalicelib.channels.config import parse_channel_spec
 from chalicelib.check_json import iso_seconds
 from chalicelib.deps import Deps

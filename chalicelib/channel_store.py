@@ -19,16 +19,16 @@ from __future__ import annotations
 import json
 import uuid as uuidlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.channel_ports import ChannelUnreadable, StoredChannel
 from chalicelib.channels.config import ChannelSpec
+from chalicelib.dynamo import TTL_ATTRIBUTE
 
 Item = dict[str, Any]
 CHANNEL_PREFIX = "CHANNEL#"
 DELIVERY_RECORD_DAYS = 30  # far beyond the retry window: a late duplicate is still caught
-TTL_ATTRIBUTE = "expires"
 
 
 # KMS answers that no retry can change: the key is gone or disabled, or the blob is not its.
@@ -43,25 +43,8 @@ UNSEALABLE = frozenset(
 )
 
 
-class ChannelUnreadable(Exception):
-    """A channel's sealed secrets cannot be decrypted: it fails alone until re-created."""
-
-
-@dataclass(frozen=True)
-class StoredChannel:
-    id: str
-    project: str
-    name: str
-    kind: str
-    public: dict[str, str] = field(default_factory=dict)  # the fields that are not secret
-    sealed: bytes | None = None  # KMS ciphertext of the secret fields
-    last_notify: datetime | None = None
-    last_error: str = ""
-    created: str = ""
-
-
-class ChannelStore:
-    """Channels of a project, their sealed secrets, and the delivery records."""
+class DynamoChannelStore:
+    """``channel_ports.ChannelStore`` on the table, secrets sealed with KMS."""
 
     def __init__(
         self,

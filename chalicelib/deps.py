@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.alerts import Alerter
 from chalicelib.badges import BadgeSnapshots
-from chalicelib.channel_store import ChannelStore
+from chalicelib.channel_ports import ChannelStore
 from chalicelib.domain import Check
 from chalicelib.settings import Settings
 from chalicelib.store import CheckStore

@@ -41,7 +41,7 @@ def run(stop: threading.Event) -> None:
 
     notifier = build_notifier(deps(), say=lambda line: print(line, flush=True))
     sqs = aws_client("sqs")
-    url = notifier.queue.url
+    url = deps().settings.notify_queue_url
     with ThreadPoolExecutor(WORKERS, thread_name_prefix="deliver") as pool:
         while not stop.is_set():
             reply = sqs.receive_message(

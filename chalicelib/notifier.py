@@ -29,7 +29,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import metrics
-from chalicelib.channel_store import ChannelStore, ChannelUnreadable, StoredChannel
+from chalicelib.channel_ports import (
+    MAX_DELAY_SECONDS,
+    ChannelStore,
+    ChannelUnreadable,
+    NotifyQueue,
+    StoredChannel,
+)
 from chalicelib.channels.delivery import (
     Delivered,
     Failed,
@@ -43,7 +49,7 @@ from chalicelib.channels.delivery import (
 from chalicelib.channels.message import OutboundRequest, SnsMessage
 from chalicelib.channels.notify import attempt, attempt_line, delivery_key
 from chalicelib.logs import log_event
-from chalicelib.notify_queue import MAX_DELAY_SECONDS, SqsQueue, routed_channels
+from chalicelib.routing import document_channels
 
 logger = logging.getLogger("vigil")
 
@@ -56,7 +62,7 @@ DELIVERY_VERSION = 1
 @dataclass
 class Notifier:
     channels: ChannelStore
-    queue: SqsQueue
+    queue: NotifyQueue
     topic_channel_id: str
     send_http: Callable[[OutboundRequest], Outcome]
     publish_sns: Callable[[SnsMessage], Outcome]
@@ -81,7 +87,7 @@ def fan_out(notifier: Notifier, document: dict[str, Any], project: str, now: dat
     if not project:
         raise ValueError("an alert without its project attribute cannot be routed")
     queued = 0
-    for channel_id in routed_channels(document):
+    for channel_id in document_channels(document):
         if channel_id == notifier.topic_channel_id:
             notifier.channels.record_result(project, channel_id, now, "", status_only=True)
             continue

@@ -19,17 +19,16 @@ from dataclasses import replace
 from typing import Any
 
 from chalicelib.alerts import Alert
+from chalicelib.channel_ports import MAX_DELAY_SECONDS, NotifyQueue
 from chalicelib.channels.delivery import HttpReply, NetworkError, Outcome
 from chalicelib.channels.message import SnsMessage
 from chalicelib.errors import ConfigError
 from chalicelib.routing import routed_ids
 from chalicelib.sns import SnsAlerter, sns_message
 
-MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds ceiling
-
 
 class SqsQueue:
-    """The notify queue and its dead letters. The client is built on first use."""
+    """``channel_ports.NotifyQueue`` on SQS, with its dead letters. The client is built lazily."""
 
     def __init__(self, client_factory: Callable[[], Any], url: str, dead_letter_url: str) -> None:
         self._client_factory = client_factory
@@ -68,7 +67,7 @@ class RoutingAlerter(SnsAlerter):
         self,
         client_factory: Callable[[], Any],
         topic_arn: str,
-        queue: SqsQueue | None,
+        queue: NotifyQueue | None,
         topic_channel_id: str,
     ) -> None:
         super().__init__(client_factory, topic_arn)
@@ -93,13 +92,6 @@ class RoutingAlerter(SnsAlerter):
             for name, value in message.attributes.items()
         }
         return self.queue.send(json.dumps(message.document, sort_keys=True), 0, attributes)
-
-
-def routed_channels(document: dict[str, Any]) -> list[str]:
-    """The channel ids an alert goes to: its check's ``channels`` as of the flip."""
-    check = document.get("check")
-    channels = check.get("channels", "") if isinstance(check, dict) else ""
-    return [part for part in str(channels).split(",") if part]
 
 
 def _sqs_attributes(attributes: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:

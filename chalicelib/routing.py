@@ -15,8 +15,9 @@ whose default is none): an unmonitored check is what Vigil exists to prevent.
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.domain import Check
 from chalicelib.errors import BadRequest
@@ -77,3 +78,10 @@ def without(check: Check, channel_id: str, topic_id: str) -> str | None:
     if channel_id not in ids:
         return None
     return ",".join(i for i in ids if i != channel_id)
+
+
+def document_channels(document: Mapping[str, Any]) -> list[str]:
+    """The channel ids an alert document goes to: its check's ``channels`` as of the flip."""
+    check = document.get("check")
+    channels = check.get("channels", "") if isinstance(check, Mapping) else ""
+    return [part for part in str(channels).split(",") if part]

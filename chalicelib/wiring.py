@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.channel_store import ChannelStore
+from chalicelib.channel_store import DynamoChannelStore
 from chalicelib.deps import Deps
 from chalicelib.dynamo import DynamoStore
 from chalicelib.errors import ConfigError
@@ -51,7 +51,7 @@ def build_deps(settings: Settings) -> Deps:
             lambda: aws_client("dynamodb"), settings.table, due_shards=settings.due_shards
         ),
         alerter=alerter,
-        channels=ChannelStore(
+        channels=DynamoChannelStore(
             lambda: aws_client("dynamodb"),
             lambda: aws_client("kms"),
             settings.table,
