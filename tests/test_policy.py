@@ -35,6 +35,10 @@ JSON = {"Content-Type": "application/json"}
 UNEXERCISED_GRANTS: dict[str, dict[str, str]] = {
     "api_handler": {},
     "sweep": {},
+    "ping": {
+        "dynamodb:BatchWriteItem": "prunes a check's ping log once every VIGIL_PING_LOG_LIMIT "
+        "(100) pings of it; the flows ping no check that often through the function URL",
+    },
     "notify": {
         "sqs:ReceiveMessage": "the SQS event source mapping polls the queue with this role",
         "sqs:DeleteMessage": "the event source mapping deletes what the function handled",
@@ -176,6 +180,13 @@ class Flows:
         with self.recorder.acting_as("api_handler"):
             return getattr(self.client.http, method)(path, **kwargs)
 
+    def url(self, method: str, path: str, body: bytes | None = None) -> Any:
+        """A ping through the function URL: the ``ping`` function, its own role."""
+        from tests.test_function_url import url_event
+
+        with self.recorder.acting_as("ping"):
+            return self.client.lambda_.invoke("ping", url_event(method, path, body=body)).payload
+
     def sweep(self) -> None:
         event = self.client.events.generate_cw_event(
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
@@ -239,7 +250,26 @@ def run_api_flows(flows: Flows, simple: str, cron: str) -> None:
         f"/ping/{ping_key}/missing",
     ):
         flows.http("get", path)
+    run_url_flows(flows, simple, cron)
     run_management_flows(flows, simple, rw)
+
+
+def run_url_flows(flows: Flows, simple: str, cron: str) -> None:
+    """Every ping form through the function URL, as the ``ping`` function."""
+    for suffix in ("", "/start", "/log", "/progress", "/0", "/1", "/256", f"/start?rid={RID}"):
+        flows.url("GET", f"/ping/{simple}{suffix}")
+    flows.url("POST", f"/ping/{cron}", body=b"done")
+    flows.url("HEAD", f"/ping/{cron}")
+    flows.url("GET", "/ping/7b4c2f0e-0000-4000-8000-000000000000")
+    ping_key = flows.keys.ping_key
+    for path in (
+        f"/ping/{ping_key}/nightly",
+        f"/ping/{ping_key}/nightly/fail",
+        f"/ping/{ping_key}/missing",
+        f"/ping/{ping_key}/made-by-ping?create=1",
+        "/api/v3/checks/",
+    ):
+        flows.url("GET", path)
 
 
 def run_management_flows(flows: Flows, check: str, rw: str) -> None:
@@ -277,6 +307,8 @@ def run_alert_flows(flows: Flows) -> None:
     flows.later(300)
     flows.sweep()  # both go down, alerts published by the sweep
     flows.http("get", f"/ping/{silent}")  # up: published on the ping path
+    flows.http("get", f"/ping/{overrun}/fail")
+    flows.url("GET", f"/ping/{overrun}")  # up again, published by the function URL's function
     with flows.topic_gone():
         flows.http("get", f"/ping/{silent}/fail")  # publish fails on the ping path
         flows.later(300)
@@ -318,11 +350,14 @@ def run_channel_flows(flows: Flows) -> None:
         flows.http("get", "/api/v3/channels/", headers=headers)
         everywhere = flows.create(name="everywhere", timeout=60, grace=60, channels="*")
         elsewhere = flows.create(name="elsewhere", timeout=60, grace=60, channels="hook,broken")
+        by_url = flows.create(name="by-url", timeout=60, grace=60, channels="hook")
         for uuid in (everywhere, elsewhere):
             flows.http("get", f"/ping/{uuid}")
+        flows.url("GET", f"/ping/{by_url}")
         flows.later(300)
-        flows.sweep()  # down: one via the topic, one queued directly by the sweeper
+        flows.sweep()  # down: one via the topic, two queued directly by the sweeper
         flows.http("get", f"/ping/{elsewhere}")  # up, queued directly on the ping path
+        flows.url("GET", f"/ping/{by_url}")  # up, queued by the function URL's function
         flows.notify()
         for _ in range(20):  # the broken channel's retries, until its budget is spent
             flows.later(3600)
@@ -415,6 +450,10 @@ def test_the_flows_exercise_both_functions_and_nothing_runs_unattributed(
     assert ("kms:Decrypt", observed.arns.topic_key) in notify
     assert ("sqs:SendMessage", observed.arns.dead_letter_queue) in notify
     assert any(action == "sns:Publish" for action, _ in notify)
+    ping = observed.calls["ping"]
+    assert {"dynamodb:UpdateItem", "dynamodb:PutItem", "sns:Publish"} <= {a for a, _ in ping}
+    # A channel-only check brought back up through the function URL queues its own alert.
+    assert ("sqs:SendMessage", observed.arns.notify_queue) in ping
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

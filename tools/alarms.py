@@ -8,8 +8,8 @@ alarm is written once. Values may be plain strings (deploy) or intrinsic functio
   because a sweeper that stopped running emits nothing at all. It covers a disabled schedule,
   a broken deployment and a sweeper that keeps failing before it completes.
 - **Notifier dead letters**: an alert still undelivered to a channel after its retry budget.
-- **Lambda errors and throttles** of every function, from AWS/Lambda. No invocations is no
-  problem here, so missing data is not breaching.
+- **Lambda errors and throttles** of every function (API, sweeper, ping, notifier), from
+  AWS/Lambda. No invocations is no problem here, so missing data is not breaching.
 - **Failed publishes.** Every failed alert publish counts ``AlertsFailed``. A flip that the
   API's first attempt could not publish is retried by the sweeper a minute later, so the
   sweeper's count is the one that says alerts are not getting out. One failure in the window
@@ -43,6 +43,7 @@ def alarms(
     api_function: Any,
     sweep_function: Any,
     topic: Any,
+    ping_function: Any,
     notify_function: Any,
     dead_letter_queue: Any,
 ) -> dict[str, Any]:
@@ -99,6 +100,11 @@ def alarms(
         "ApiErrorsAlarm": _lambda_alarm(name("api-errors"), api_function, "Errors", 1, actions),
         "ApiThrottlesAlarm": _lambda_alarm(
             name("api-throttles"), api_function, "Throttles", 1, actions
+        ),
+        # The function URL's function: its throttles are pings refused (reserved concurrency).
+        "PingErrorsAlarm": _lambda_alarm(name("ping-errors"), ping_function, "Errors", 1, actions),
+        "PingThrottlesAlarm": _lambda_alarm(
+            name("ping-throttles"), ping_function, "Throttles", 1, actions
         ),
     }
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from tools.paths import CHALICE_DIR
 
-FUNCTIONS = ("api_handler", "sweep", "notify")
+FUNCTIONS = ("api_handler", "sweep", "ping", "notify")
 LOGS_POLICY_FILE = "policy-logs.json"
 
 # CloudFormation logical ids of the stack's own resources; the placeholders are named after them.

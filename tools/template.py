@@ -1,10 +1,11 @@
 """The merge template ``make package`` hands to ``chalice package --merge-template``.
 
-Chalice's template brings the three functions (API, sweeper, notifier), their roles (logs
-grant only, from the ``cfn`` stage's ``policy-logs.json``), the REST API, the schedule and the
-notifier's queue subscription. This adds what Vigil needs around them: the table, the topic
-and its key, the notify queue and its dead letters, the per-function grants, the alarms, the
-functions' environment, and outputs.
+Chalice's template brings the four functions (the API, the sweeper, ``ping`` behind the
+function URL, and the notifier), their roles (logs grant only, from the ``cfn`` stage's
+``policy-logs.json``), the REST API, the schedule and the notifier's queue subscription. This
+adds what Vigil needs around them: the table, the topic and its key, the notify queue and its
+dead letters, the per-function grants, the alarms, the functions' environment and log
+settings, the pings' function URL with its two public-invoke permissions, and outputs.
 
 merge-template deep-merges dicts and replaces lists (traps.md section 5), so it only ever adds
 resources and dict keys: the grants are separate ``AWS::IAM::Policy`` resources attached to
@@ -42,14 +43,49 @@ from tools.policy import (
 )
 
 # Chalice's logical ids for the functions and the roles it makes with autogen_policy off.
-FUNCTION_IDS = {"api_handler": "APIHandler", "sweep": "Sweep", "notify": "Notify"}
-ROLE_IDS = {"api_handler": "ApiHandlerRole", "sweep": "SweepRole", "notify": "NotifyRole"}
-POLICY_IDS = {"api_handler": "ApiHandlerGrants", "sweep": "SweepGrants", "notify": "NotifyGrants"}
+FUNCTION_IDS = {
+    "api_handler": "APIHandler",
+    "sweep": "Sweep",
+    "ping": "Ping",
+    "notify": "Notify",
+}
+ROLE_IDS = {
+    "api_handler": "ApiHandlerRole",
+    "sweep": "SweepRole",
+    "ping": "PingRole",
+    "notify": "NotifyRole",
+}
+POLICY_IDS = {
+    "api_handler": "ApiHandlerGrants",
+    "sweep": "SweepGrants",
+    "ping": "PingGrants",
+    "notify": "NotifyGrants",
+}
 # chalice names an SQS handler's event "<name>SqsEventSource".
 NOTIFY_EVENT = "NotifySqsEventSource"
+PING_URL_ID = "PingFunctionUrl"
+PING_URL_PERMISSION_IDS = ("PingFunctionUrlPublicInvokeUrl", "PingFunctionUrlPublicInvoke")
+
+# Lambda's JSON log format; its own START/END/REPORT lines only at WARN (they cost 418 B per
+# invocation, more than a ping's app lines); the app's INFO lines (flips, alerts, sweeps) kept.
+LOGGING_CONFIG = {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN"}
+
+# Browsers may ping too: simple GET/POST need no preflight; a JSON POST does, and the function
+# URL answers it itself. The reply's Ping-Body-Limit is readable from script.
+PING_URL_CORS = {
+    "AllowOrigins": ["*"],
+    "AllowMethods": ["GET", "POST", "HEAD"],
+    "AllowHeaders": ["content-type"],
+    "ExposeHeaders": ["ping-body-limit"],
+    "MaxAge": 600,
+}
 REST_API_ID = "RestAPI"
 API_STAGE = "api"
 PACKAGE_STAGE = "cfn"
+SITE_ROOT_VARIABLE = "VIGIL_SITE_ROOT"
+REST_API_BASE = (
+    f"https://${{{REST_API_ID}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/"
+)
 
 
 def merge_template() -> dict[str, Any]:
@@ -76,6 +112,12 @@ def merge_template() -> dict[str, Any]:
     # (merge replaces the ``Fn::Sub`` string, so no second intrinsic key appears).
     notify_event = {"Properties": {"Queue": {"Fn::Sub": f"${{{NOTIFY_QUEUE_ID}.Arn}}"}}}
     resources[FUNCTION_IDS["notify"]]["Properties"]["Events"] = {NOTIFY_EVENT: notify_event}
+    if not _site_root_configured():
+        # A check that ?create=1 makes through the function URL must get the REST API's URLs
+        # (update, pause, badges): the function URL serves pings only.
+        variables = resources[FUNCTION_IDS["ping"]]["Properties"]["Environment"]["Variables"]
+        variables[SITE_ROOT_VARIABLE] = {"Fn::Sub": REST_API_BASE.rstrip("/")}
+    resources.update(ping_url_resources())
     for logical_id, properties in _alarms().items():
         resources[logical_id] = {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
     if _log_retention_configured():
@@ -139,7 +181,44 @@ def _function_additions(function: str) -> dict[str, Any]:
                     "VIGIL_NOTIFY_QUEUE_URL": {"Ref": NOTIFY_QUEUE_ID},
                     "VIGIL_NOTIFY_DEAD_LETTER_URL": {"Ref": DEAD_LETTER_QUEUE_ID},
                 }
-            }
+            },
+            "LoggingConfig": dict(LOGGING_CONFIG),
+        },
+    }
+
+
+def ping_url_resources() -> dict[str, Any]:
+    """The function URL (no auth: pings carry their own secret, the uuid or ping key) and the
+    two resource-policy statements AWS requires for public access since October 2025:
+    InvokeFunctionUrl, and InvokeFunction restricted to calls that come through the URL."""
+    function_arn = {"Fn::GetAtt": [FUNCTION_IDS["ping"], "Arn"]}
+    url_permission, invoke_permission = PING_URL_PERMISSION_IDS
+    return {
+        PING_URL_ID: {
+            "Type": "AWS::Lambda::Url",
+            "Properties": {
+                "AuthType": "NONE",
+                "TargetFunctionArn": function_arn,
+                "Cors": PING_URL_CORS,
+            },
+        },
+        url_permission: {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunctionUrl",
+                "FunctionName": function_arn,
+                "Principal": "*",
+                "FunctionUrlAuthType": "NONE",
+            },
+        },
+        invoke_permission: {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": function_arn,
+                "Principal": "*",
+                "InvokedViaFunctionUrl": True,
+            },
         },
     }
 
@@ -150,6 +229,7 @@ def _alarms() -> dict[str, Any]:
         api_function={"Ref": FUNCTION_IDS["api_handler"]},
         sweep_function={"Ref": FUNCTION_IDS["sweep"]},
         topic={"Ref": TOPIC_ID},
+        ping_function={"Ref": FUNCTION_IDS["ping"]},
         notify_function={"Ref": FUNCTION_IDS["notify"]},
         dead_letter_queue={"Fn::GetAtt": [DEAD_LETTER_QUEUE_ID, "QueueName"]},
     )
@@ -199,6 +279,15 @@ def notify_resources() -> dict[str, Any]:
     }
 
 
+def _site_root_configured() -> bool:
+    config = json.loads((CHALICE_DIR / "config.json").read_text())
+    stage = config.get("stages", {}).get(PACKAGE_STAGE, {})
+    return SITE_ROOT_VARIABLE in {
+        **config.get("environment_variables", {}),
+        **stage.get("environment_variables", {}),
+    }
+
+
 def _log_retention_configured() -> bool:
     config = json.loads((CHALICE_DIR / "config.json").read_text())
     stage = config.get("stages", {}).get(PACKAGE_STAGE, {})
@@ -219,11 +308,14 @@ def _api_log_group_fix() -> dict[str, Any]:
 
 
 def _outputs() -> dict[str, Any]:
-    base = (
-        f"https://${{{REST_API_ID}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/"
-    )
+    base = REST_API_BASE
     return {
-        "PingBaseURL": {"Value": {"Fn::Sub": base + "ping/"}},
+        # Pings: the function URL (no API Gateway charge). It ends in a slash already.
+        "PingBaseURL": {
+            "Value": {"Fn::Join": ["", [{"Fn::GetAtt": [PING_URL_ID, "FunctionUrl"]}, "ping/"]]}
+        },
+        # The same pings through the REST API: custom domain, WAF and throttling apply there.
+        "RestPingBaseURL": {"Value": {"Fn::Sub": base + "ping/"}},
         "ManagementApiURL": {"Value": {"Fn::Sub": base + "api/v3/"}},
         "TableName": {"Value": {"Ref": TABLE_ID}},
         "AlertTopicArn": {"Value": {"Ref": TOPIC_ID}},
