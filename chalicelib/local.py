@@ -30,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from chalicelib import metrics
+from chalicelib import local_notifier, metrics
 from chalicelib.bootstrap import DEFAULT_TABLE
 from chalicelib.clock import utc_now
 
@@ -354,12 +354,14 @@ def _start_stack(
     created = run_bootstrap()
     os.environ["VIGIL_TABLE"] = state.table = created["table"]
     os.environ["VIGIL_TOPIC_ARN"] = created["topic_arn"]
+    local_notifier.configure(created["topic_arn"])
     dynamodb = aws_client("dynamodb")
     restored = state.load(dynamodb)
     keys = _demo_keys(state)
     state.save(dynamodb)
     queue_url = subscribe_printer(created["topic_arn"])
     threading.Thread(target=print_alerts, args=(queue_url, stop), daemon=True).start()
+    local_notifier.start(stop)
     sweeper = threading.Thread(target=run_sweeper, args=(sweep_every, stop), daemon=True)
     saver = threading.Thread(
         target=keep_saving,
