@@ -1,4 +1,5 @@
-"""Vigil's Chalice app: the ping routes, the API, badge and dashboard blueprints, the sweeper.
+"""Vigil's Chalice app: the ping routes (REST and the function URL), the API, badge, dashboard
+and channel blueprints, the sweeper and the notifier.
 
 Handlers parse, call a use case and respond; everything else lives in ``chalicelib``.
 Nothing here talks to AWS at import time.
@@ -11,15 +12,17 @@ import os
 import time
 from typing import Any
 
-from chalice.app import Chalice, Rate, Request, Response
+from chalice.app import Chalice, Rate, Request, Response, SQSEvent
 
-from chalicelib import function_url, metrics, service, web, wiring
+from chalicelib import channel_routes, function_url, metrics, notifier, service, web, wiring
 from chalicelib.api_routes import routes as api_routes
 from chalicelib.badge_routes import routes as badge_routes
 from chalicelib.clock import utc_now
 from chalicelib.dashboard import routes as dashboard_routes
 from chalicelib.domain import Ping
+from chalicelib.settings import notify_queue_name
 from chalicelib.wiring import deps
+from chalicelib.wiring import notifier as notifier_deps
 
 app = Chalice(app_name="vigil")
 app.log.setLevel(logging.INFO)
@@ -27,6 +30,7 @@ logging.getLogger("vigil").setLevel(logging.INFO)
 app.register_blueprint(api_routes)
 app.register_blueprint(badge_routes)
 app.register_blueprint(dashboard_routes)
+app.register_blueprint(channel_routes.routes)
 
 PING_METHODS = ["GET", "POST", "HEAD"]
 
@@ -124,6 +128,18 @@ def sweep(event: Any) -> None:
     remaining_ms = getattr(event.context, "get_remaining_time_in_millis", None)
     time_left = None if remaining_ms is None else lambda: remaining_ms() / 1000
     service.sweep_invocation(deps(), utc_now, time.sleep, time_left=time_left)
+
+
+# The queue's name is needed when chalice deploys or packages (it imports this module then),
+# never at run time: tools/deploy.py sets VIGIL_NOTIFY_QUEUE per stage.
+@app.on_sqs_message(queue=notify_queue_name(os.environ), batch_size=1, name="notify")
+def notify(event: SQSEvent) -> None:
+    """One message per invocation: a slow channel holds up nothing but its own delivery."""
+    try:
+        for record in event:
+            notifier.handle_record(notifier_deps(), record.to_dict(), utc_now())
+    finally:
+        metrics.flush()
 
 
 PING_ROUTES = function_url.RouteTable(app.routes)

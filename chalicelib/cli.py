@@ -1,4 +1,5 @@
 """Operator commands: ``python -m chalicelib.cli bootstrap | create-project NAME | serve``, and
+the alert channels of a project: ``add-channel``, ``list-channels``, ``delete-channel``; and
 ``migrate backfill | prune-log`` (the data migration, for a table CloudFormation owns).
 
 All of them use the usual AWS environment, and ``AWS_ENDPOINT_URL`` to reach a local moto.
@@ -15,8 +16,15 @@ from pathlib import Path
 
 from chalicelib import migration
 from chalicelib.bootstrap import DEFAULT_TABLE, DEFAULT_TOPIC_NAME, bootstrap
+from chalicelib.channel_cli import (
+    CHANNEL_COMMANDS,
+    add_channel_commands,
+    find_topic_arn,
+    run_channel_command,
+)
 from chalicelib.deps import Deps
 from chalicelib.dynamo import DynamoStore
+from chalicelib.errors import VigilError
 from chalicelib.management import create_project
 from chalicelib.settings import Settings
 from chalicelib.wiring import aws_client, build_deps
@@ -43,8 +51,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "migrate", help="bring a table of an older release up to date (make deploy does it)"
     )
     migrate.add_argument("step", choices=("backfill", "prune-log"))
+    add_channel_commands(commands)
     args = parser.parse_args(argv)
-    if args.command == "migrate":
+    if args.command in CHANNEL_COMMANDS:
+        try:
+            print(json.dumps(run_channel_command(args, _channel_deps())))
+        except VigilError as error:  # the API's 4xx text, e.g. a channel field that is wrong
+            print(f"{args.command}: {error.message}", file=sys.stderr)
+            return 1
+    elif args.command == "migrate":
         print(json.dumps(vars(run_migration(args.step))))
     elif args.command == "bootstrap":
         print(json.dumps(run_bootstrap()))
@@ -86,6 +101,16 @@ def _project_deps() -> Deps:
     built = build_deps(settings)
     assert isinstance(built.store, DynamoStore)
     return built
+
+
+def _channel_deps() -> Deps:
+    """The table, the topic (its channel id) and the key that seals channel secrets."""
+    table = os.environ.get("VIGIL_TABLE") or DEFAULT_TABLE
+    topic_arn = os.environ.get("VIGIL_TOPIC_ARN") or find_topic_arn(
+        aws_client("sns"), os.environ.get("VIGIL_TOPIC_NAME") or DEFAULT_TOPIC_NAME
+    )
+    environ = {**os.environ, "VIGIL_TABLE": table, "VIGIL_TOPIC_ARN": topic_arn}
+    return build_deps(Settings.from_env(environ))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ OLDEST_DUE_LAG = "OldestDueLagSeconds"  # gauge, seconds
 SWEEP_COMPLETED = "SweepCompleted"  # count: the sweeper's heartbeat
 MALFORMED_ITEMS = "MalformedItems"  # count: check items skipped because they cannot be read
 INTERNAL_ERRORS = "InternalErrors"  # count: requests answered 500 (a bug, or a broken config)
+DELIVERIES = "Deliveries"  # count, dimensions kind and outcome (delivered, retry, failed)
+DEAD_LETTERS = "DeliveriesDeadLettered"  # count: retry budget spent
 
 FUNCTION_DIMENSION = "FunctionName"
 FLUSH_SECONDS_VARIABLE = "VIGIL_METRICS_FLUSH_SECONDS"

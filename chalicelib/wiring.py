@@ -12,16 +12,22 @@ import the app before moto starts, and a client made then would reach real AWS (
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib.channel_store import DynamoChannelStore
 from chalicelib.deps import Deps
 from chalicelib.dynamo import DynamoStore
+from chalicelib.errors import ConfigError
+from chalicelib.notifier import Notifier
+from chalicelib.notify_queue import RoutingAlerter, SnsPublisher, SqsQueue
+from chalicelib.routing import topic_channel_id
 from chalicelib.settings import Settings
-from chalicelib.sns import SnsAlerter
 
 _deps: Deps | None = None
+_notifier: Notifier | None = None
 # Clients built by init_lambda, each handed to the first Deps that asks for its service.
 _early_clients: dict[str, Any] = {}
 LAMBDA_RUNTIME_VARIABLE = "AWS_LAMBDA_RUNTIME_API"
@@ -55,6 +61,12 @@ def _client(service: str) -> Any:
 
 
 def build_deps(settings: Settings) -> Deps:
+    alerter = RoutingAlerter(
+        lambda: _client("sns"),
+        settings.topic_arn,
+        notify_queue(settings),
+        topic_channel_id(settings.topic_arn),
+    )
     return Deps(
         settings=settings,
         store=DynamoStore(
@@ -63,8 +75,48 @@ def build_deps(settings: Settings) -> Deps:
             due_shards=settings.due_shards,
             ping_log_limit=settings.ping_log_limit,
         ),
-        alerter=SnsAlerter(lambda: _client("sns"), settings.topic_arn),
+        alerter=alerter,
+        channels=DynamoChannelStore(
+            lambda: _client("dynamodb"),
+            lambda: _client("kms"),
+            settings.table,
+            settings.channel_key_id,
+        ),
     )
+
+
+def notify_queue(settings: Settings) -> SqsQueue | None:
+    if not settings.notify_queue_url:
+        return None  # no notifier deployed: every alert goes to the topic, as before
+    return SqsQueue(lambda: _client("sqs"), settings.notify_queue_url, settings.dead_letter_url)
+
+
+def build_notifier(built: Deps, say: Callable[[str], None] | None = None) -> Notifier:
+    """The notifier's collaborators: one per process, like ``deps()``."""
+    import random
+
+    from chalicelib.channels.sender import send
+
+    settings = built.settings
+    queue = notify_queue(settings)
+    if queue is None or built.channels is None:
+        raise ConfigError("VIGIL_NOTIFY_QUEUE_URL is not set")
+    return Notifier(
+        channels=built.channels,
+        queue=queue,
+        topic_channel_id=topic_channel_id(settings.topic_arn),
+        send_http=functools.partial(send, allow_loopback=settings.allow_loopback),
+        publish_sns=SnsPublisher(lambda: _client("sns")),
+        rng=random.SystemRandom().random,
+        say=say,
+    )
+
+
+def notifier() -> Notifier:
+    global _notifier
+    if _notifier is None:
+        _notifier = build_notifier(deps())
+    return _notifier
 
 
 def deps() -> Deps:
@@ -76,6 +128,7 @@ def deps() -> Deps:
 
 def reset() -> None:
     """Forget the built collaborators (tests, and a changed environment)."""
-    global _deps
+    global _deps, _notifier
     _deps = None
+    _notifier = None
     _early_clients.clear()

@@ -81,6 +81,27 @@ class Stack:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def dynamodb(self) -> Any:
+        """A client on the stack's embedded DynamoDB, to check data independently of the API."""
+        import boto3
+
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://127.0.0.1:{self.moto_port}",
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def ping_log(self, check: str) -> list[Any]:
+        """The check's logged pings (``domain.LoggedPing``), oldest first, bodies whole."""
+        from chalicelib.dynamo import DynamoStore
+
+        client = self.dynamodb()
+        store = DynamoStore(lambda: client, "vigil")
+        listed = store.pings(check, newest=None, limit=store.ping_log_limit)
+        return [store.ping_entry(check, entry.n) for entry in reversed(listed)]
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
         return self.process.wait(timeout=20)

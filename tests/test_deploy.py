@@ -5,6 +5,7 @@ through the real ``chalice package`` and cfn-lint.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -173,9 +174,11 @@ class FakeChalice:
 
     def __init__(self) -> None:
         self.commands: list[list[str]] = []
+        self.notify_queues: list[str | None] = []  # what app.py's queue subscription would read
 
     def __call__(self, command: list[str], cwd: Path) -> None:
         self.commands.append(command[1:])
+        self.notify_queues.append(os.environ.get("VIGIL_NOTIFY_QUEUE"))
         stage = command[command.index("--stage") + 1]
         deployed = cwd / ".chalice" / "deployed"
         deployed.mkdir(exist_ok=True)
@@ -190,6 +193,11 @@ class FakeChalice:
                 "name": "sweep",
                 "resource_type": "lambda_function",
                 "lambda_arn": function.format(stage, "-sweep"),
+            },
+            {
+                "name": "notify",
+                "resource_type": "lambda_function",
+                "lambda_arn": function.format(stage, "-notify"),
             },
             {
                 "name": "rest_api",
@@ -208,12 +216,13 @@ class FakeChalice:
         if command[1] == "delete":
             resources = []
         else:
-            self._create_functions(stage)
+            self._create_functions(stage, cwd)
         (deployed / f"{stage}.json").write_text(json.dumps({"resources": resources}))
 
     @staticmethod
-    def _create_functions(stage: str) -> None:
-        """The functions chalice deploy would create, in moto (a re-deploy keeps them)."""
+    def _create_functions(stage: str, cwd: Path) -> None:
+        """The functions chalice deploy would create, in moto (a re-deploy keeps them), with the
+        stage's environment as chalice sets it: the ping function needs the notify queue's."""
         import io
 
         import boto3
@@ -226,7 +235,12 @@ class FakeChalice:
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("app.py", "def app(event, context):\n    return None\n")
-        for suffix in ("", "-sweep", "-ping"):
+        config = json.loads((cwd / ".chalice" / "config.json").read_text())
+        variables = {
+            **config.get("environment_variables", {}),
+            **config["stages"][stage].get("environment_variables", {}),
+        }
+        for suffix in ("", "-sweep", "-ping", "-notify"):
             name = f"vigil-{stage}{suffix}"
             if name not in existing:
                 lambda_.create_function(
@@ -235,6 +249,7 @@ class FakeChalice:
                     Role=role,
                     Handler="app.app",
                     Code={"ZipFile": code.getvalue()},
+                    Environment={"Variables": variables},
                 )
 
 
@@ -269,6 +284,8 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert snapshot(project) == files
     assert operations.writes() == []
     assert chalice.commands == [["deploy", "--stage", "prod"]] * 2
+    assert chalice.notify_queues == ["vigil-prod-alerts-notify"] * 2
+    assert "VIGIL_NOTIFY_QUEUE" not in os.environ  # set for chalice only
     stage = json.loads((project / ".chalice" / "config.json").read_text())["stages"]["prod"]
     env = stage["environment_variables"]
     assert env["VIGIL_TABLE"] == "vigil-prod"
@@ -278,7 +295,14 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
         written = json.loads((project / ".chalice" / name).read_text())
         table = aws_clients.dynamodb.describe_table(TableName="vigil-prod")["Table"]["TableArn"]
         key = aws_clients.kms.describe_key(KeyId="alias/vigil-prod-alerts")["KeyMetadata"]["Arn"]
-        assert written == deployed_policy(function, Arns(table, env["VIGIL_TOPIC_ARN"], key))
+        queue = aws_clients.sqs.get_queue_url(QueueName="vigil-prod-alerts-notify")["QueueUrl"]
+        assert env["VIGIL_NOTIFY_QUEUE_URL"] == queue
+        queues = [
+            f"arn:aws:sqs:us-east-1:123456789012:vigil-prod-alerts-notify{suffix}"
+            for suffix in ("", "-dead")
+        ]
+        arns = Arns(table, env["VIGIL_TOPIC_ARN"], key, *queues)
+        assert written == deployed_policy(function, arns)
     assert deployed.sweep_function == "vigil-prod-sweep"
     url = aws_clients.lambda_.get_function_url_config(FunctionName="vigil-prod-ping")
     assert url["AuthType"] == "NONE"
@@ -288,9 +312,11 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     rest_root = "https://abc123.execute-api.us-east-1.amazonaws.com/api"
     ping_env = aws_clients.lambda_.get_function_configuration(FunctionName="vigil-prod-ping")
     assert ping_env["Environment"]["Variables"]["VIGIL_SITE_ROOT"] == rest_root
+    # A ping that brings a channel-routed check up queues its alert: the URL must survive.
+    assert ping_env["Environment"]["Variables"]["VIGIL_NOTIFY_QUEUE_URL"] == queue
     ping_config = stage["lambda_functions"]["ping"]["environment_variables"]
     assert ping_config == {"VIGIL_SITE_ROOT": rest_root}  # kept for the next chalice deploy
-    for function in ("vigil-prod", "vigil-prod-sweep", "vigil-prod-ping"):
+    for function in ("vigil-prod", "vigil-prod-sweep", "vigil-prod-ping", "vigil-prod-notify"):
         logging = aws_clients.lambda_.get_function_configuration(FunctionName=function)
         assert logging["LoggingConfig"] == {
             "LogFormat": "JSON",
@@ -350,6 +376,9 @@ def test_deploy_installs_the_watchman_on_the_deployed_sweeper(
             "api-throttles",
             "ping-errors",
             "ping-throttles",
+            "notify-errors",
+            "notify-throttles",
+            "notify-dead-letters",
         )
     )
     for alarm in alarms.values():
@@ -358,6 +387,9 @@ def test_deploy_installs_the_watchman_on_the_deployed_sweeper(
     failed = alarms["vigil-prod-alerts-failed"]
     assert (failed["Namespace"], failed["MetricName"]) == ("Vigil", "AlertsFailed")
     assert failed["Dimensions"] == [{"Name": "FunctionName", "Value": "vigil-prod-sweep"}]
+    assert alarms["vigil-prod-notify-errors"]["Dimensions"][0]["Value"] == "vigil-prod-notify"
+    dead = alarms["vigil-prod-notify-dead-letters"]
+    assert dead["Dimensions"] == [{"Name": "QueueName", "Value": "vigil-prod-alerts-notify-dead"}]
 
 
 def test_destroy_keeps_the_data_unless_asked(aws_clients: Aws, project: Path) -> None:
@@ -371,6 +403,7 @@ def test_destroy_keeps_the_data_unless_asked(aws_clients: Aws, project: Path) ->
     destroy("prod", project, aws_clients, chalice, lambda line: None, delete_data=True)
     assert aws_clients.dynamodb.list_tables()["TableNames"] == []
     assert aws_clients.sns.list_topics()["Topics"] == []
+    assert aws_clients.sqs.list_queues().get("QueueUrls", []) == []
     keys = aws_clients.kms.list_keys()["Keys"]
     states = {
         aws_clients.kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"]
@@ -399,8 +432,20 @@ def test_the_package_stage_cannot_be_deployed_directly(aws_clients: Aws, project
 
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The real ``chalice package`` (pip downloads from PyPI) with the merge template."""
-    return build(tmp_path_factory.mktemp("dist"))
+    """The real ``chalice package`` (pip downloads from PyPI) with the merge template.
+
+    It packages a private copy of the project: chalice zips whatever ``chalicelib/`` and
+    ``.chalice/deployments`` hold while it runs, and under parallel workers other tests import
+    (writing ``__pycache__``) and run the app at the same moment; a zip built over a tree that
+    changed under it came out unreadable (BadZipFile) in two full runs.
+    """
+    project = tmp_path_factory.mktemp("project")
+    for name in ("app.py", "requirements.txt"):
+        shutil.copy2(ROOT / name, project / name)
+    skip = shutil.ignore_patterns("__pycache__", "deployments", "deployed", "venv")
+    shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=skip)
+    shutil.copytree(ROOT / ".chalice", project / ".chalice", ignore=skip)
+    return build(tmp_path_factory.mktemp("dist"), project_dir=project)
 
 
 @pytest.fixture(scope="module")
@@ -412,6 +457,7 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_template_passes_cfn_lint(packaged: tuple[Path, Path]) -> None:
     lint(packaged[0])
 
@@ -427,6 +473,7 @@ def test_cfn_lint_would_catch_a_broken_template(
         lint(path)
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_stack_owns_a_protected_table_of_the_code_s_schema(template: dict[str, Any]) -> None:
     ((_, table),) = resources_of(template, "AWS::DynamoDB::Table").items()
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
@@ -442,6 +489,7 @@ def test_the_stack_owns_a_protected_table_of_the_code_s_schema(template: dict[st
     }
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_topic_is_encrypted_with_a_key_cloudwatch_may_use(template: dict[str, Any]) -> None:
     ((topic_id, topic),) = resources_of(template, "AWS::SNS::Topic").items()
     ((key_id, key),) = resources_of(template, "AWS::KMS::Key").items()
@@ -457,6 +505,7 @@ def test_the_topic_is_encrypted_with_a_key_cloudwatch_may_use(template: dict[str
     assert "123456789012" not in json.dumps(template)
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_sweeper_runs_every_minute_with_time_for_fast_mode(template: dict[str, Any]) -> None:
     sweep = template["Resources"][FUNCTION_IDS["sweep"]]["Properties"]
     (event,) = sweep["Events"].values()
@@ -464,6 +513,7 @@ def test_the_sweeper_runs_every_minute_with_time_for_fast_mode(template: dict[st
     assert sweep["Timeout"] >= 75
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_each_function_has_its_own_role_with_its_own_grants(template: dict[str, Any]) -> None:
     resources = template["Resources"]
     for function in FUNCTIONS:
@@ -481,6 +531,7 @@ def test_each_function_has_its_own_role_with_its_own_grants(template: dict[str, 
         assert actions == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_each_function_logs_to_a_group_that_expires(template: dict[str, Any]) -> None:
     groups = resources_of(template, "AWS::Logs::LogGroup").values()
     names = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups}
@@ -488,7 +539,8 @@ def test_each_function_logs_to_a_group_that_expires(template: dict[str, Any]) ->
     assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups)
 
 
-def test_the_alarms_watch_the_sweeper_and_both_functions(template: dict[str, Any]) -> None:
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
+def test_the_alarms_watch_the_sweeper_and_every_function(template: dict[str, Any]) -> None:
     alarms = {
         k: v["Properties"] for k, v in resources_of(template, "AWS::CloudWatch::Alarm").items()
     }
@@ -507,6 +559,18 @@ def test_the_alarms_watch_the_sweeper_and_both_functions(template: dict[str, Any
         {"Name": metrics.FUNCTION_DIMENSION, "Value": {"Ref": FUNCTION_IDS["sweep"]}}
     ]
     assert heartbeat["TreatMissingData"] == "breaching"
+    dead = alarms.pop("NotifyDeadLettersAlarm")
+    assert (dead["Namespace"], dead["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert dead["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["NotifyDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (dead["Threshold"], dead["ComparisonOperator"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
     watched = {(a["MetricName"], a["Dimensions"][0]["Value"]["Ref"]) for a in alarms.values()}
     # The ping function included: its throttles are pings refused once reserved concurrency caps it.
     assert watched == {(m, f) for m in ("Errors", "Throttles") for f in FUNCTION_IDS.values()}
@@ -514,6 +578,7 @@ def test_the_alarms_watch_the_sweeper_and_both_functions(template: dict[str, Any
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlertTopic"}]
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_zip_holds_the_pinned_runtime_closure_only(packaged: tuple[Path, Path]) -> None:
     entries = check_zip(packaged[1], ROOT / "requirements.txt", ROOT / "requirements-dev.txt")
     assert {"app.py", "chalicelib", "croniter", "dateutil"} <= set(entries)
@@ -540,6 +605,29 @@ def test_the_zip_check_refuses_what_must_not_ship(
         archive.writestr(entry, "")
     with pytest.raises(PackageError, match=problem):
         check_zip(bad, ROOT / "requirements.txt", ROOT / "requirements-dev.txt")
+
+
+def test_the_notifier_consumes_the_stack_s_own_queue_one_message_at_a_time(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    notify = resources[FUNCTION_IDS["notify"]]["Properties"]
+    (event,) = notify["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::Sub": "${NotifyQueue.Arn}"}
+    assert event["Properties"]["BatchSize"] == 1
+    queue = resources["NotifyQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * notify["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["NotifyDeadLetterQueue", "Arn"]
+    }
+    subscription = resources["NotifyQueueSubscription"]["Properties"]
+    assert subscription["TopicArn"] == {"Ref": "AlertTopic"}
+    assert subscription["RawMessageDelivery"] is True
+    assert subscription["FilterPolicy"] == {"flip_id": [{"exists": True}]}
+    variables = notify["Environment"]["Variables"]
+    assert variables["VIGIL_NOTIFY_QUEUE_URL"] == {"Ref": "NotifyQueue"}
+    assert "VIGIL_ALLOW_LOOPBACK_URLS" not in variables  # deployed: the SSRF guard is strict
 
 
 def test_pings_have_a_public_function_url_on_their_own_function(template: dict[str, Any]) -> None:
@@ -569,7 +657,12 @@ def test_pings_have_a_public_function_url_on_their_own_function(template: dict[s
     # Checks that ?create=1 makes through the URL get the REST API's URLs, not the URL's.
     site_root = ping["Environment"]["Variables"]["VIGIL_SITE_ROOT"]["Fn::Sub"]
     assert site_root == "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"
-    for other in ("api_handler", "sweep"):
+    # A ping that brings a channel-routed check up queues its alert, as the API's would.
+    assert ping["Environment"]["Variables"]["VIGIL_NOTIFY_QUEUE_URL"] == {"Ref": "NotifyQueue"}
+    grants = resources[POLICY_IDS["ping"]]["Properties"]["PolicyDocument"]["Statement"]
+    queueing = [g for g in grants if "sqs:SendMessage" in g["Action"]]
+    assert [g["Resource"] for g in queueing] == [{"Fn::Sub": "${NotifyQueue.Arn}"}]
+    for other in ("api_handler", "sweep", "notify"):
         variables = template["Resources"][FUNCTION_IDS[other]]["Properties"]["Environment"]
         assert "VIGIL_SITE_ROOT" not in variables["Variables"]
     output = template["Outputs"]["PingBaseURL"]["Value"]

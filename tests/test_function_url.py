@@ -21,6 +21,9 @@ import time_machine
 from chalicelib import function_url
 from tests.conftest import T0
 
+# The notifier's moto stack (notify queue, dead letters, the channel API) for the alert test.
+from tests.test_notifier import Stack, stack  # noqa: F401
+
 RID = "5d0e2a58-1c7e-4f0b-9a57-2f1b8f0c6a11"
 URL_HOST = "abcdefghij.lambda-url.us-east-1.on.aws"
 SOURCE_IP = "127.0.0.1"  # what chalice's test client puts in the REST event
@@ -321,3 +324,43 @@ def test_the_reply_keeps_multi_value_headers_and_cookies() -> None:
         "isBase64Encoded": False,
         "cookies": ["a=1", "b=2"],
     }
+
+
+def test_a_channel_only_check_brought_up_through_the_url_alerts_its_channel_as_through_rest(
+    stack: Stack,  # noqa: F811  (the fixture imported above)
+) -> None:
+    """The ping function raises up alerts too: for a check routed to channels only, it queues
+    the alert on the notify queue itself (its env names the queue, its role may SendMessage),
+    and the channel hears exactly what it hears when the same happens through the REST API."""
+    from tests.capture import CaptureServer
+    from tests.conftest import read_alerts
+
+    spy = stack.sqs.create_queue(QueueName="topic-subscriber")["QueueUrl"]
+    arn = stack.sqs.get_queue_attributes(QueueUrl=spy, AttributeNames=["QueueArn"])
+    __import__("boto3").client("sns").subscribe(
+        TopicArn=stack.deps.settings.topic_arn,
+        Protocol="sqs",
+        Endpoint=arn["Attributes"]["QueueArn"],
+    )
+    with CaptureServer() as hook:
+        stack.add_channel(name="hook", kind="webhook", url=hook.url("/hook"))
+        by_rest = stack.create_check(name="by-rest", channels="hook")["uuid"]
+        by_url = stack.create_check(name="by-url", channels="hook")["uuid"]
+        for uuid in (by_rest, by_url):
+            stack.ping(uuid)
+        stack.later(121)
+        stack.sweep()
+        assert stack.pump() == 4  # two alerts queued directly, one delivery each
+        hook.wait_for(2)
+        stack.ping(by_rest)
+        reply = stack.client.lambda_.invoke("ping", url_event("GET", f"/ping/{by_url}")).payload
+        assert (reply["statusCode"], reply["body"]) == (200, "OK")
+        assert stack.pump() == 4
+        delivered = [json.loads(r.body) for r in hook.wait_for(4)[2:]]
+    ups = {d["check"]["uuid"]: d for d in delivered}
+    assert set(ups) == {by_rest, by_url}
+    assert all(d["event"] == "up" for d in delivered)
+    rest_up, url_up = ups[by_rest], ups[by_url]
+    assert sorted(url_up) == sorted(rest_up)
+    assert url_up["check"]["name"] == "by-url" and rest_up["check"]["name"] == "by-rest"
+    assert read_alerts(spy) == []  # neither door told the topic's subscribers

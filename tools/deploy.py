@@ -6,7 +6,8 @@
 Credentials and region come from the usual AWS chain (environment, profile, SSO, instance role).
 
 Deploy, every step idempotent, so a re-run changes nothing that exists:
-1. the table and the encrypted alert topic (chalicelib/bootstrap.py);
+1. the table and the encrypted alert topic (chalicelib/bootstrap.py), and the notifier's queue,
+   its dead letters and the topic's subscription (chalicelib/notify_setup.py);
 2. the stage's ``.chalice/config.json`` entry: ``VIGIL_TABLE`` and ``VIGIL_TOPIC_ARN``, and per
    function an ``iam_policy_file`` rendered from ``.chalice/grants-<function>.json`` with the
    real ARNs (files are rewritten only when their content changes);
@@ -31,17 +32,19 @@ subscriptions) and the key stay unless ``--delete-data``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chalicelib import migration
 from chalicelib.bootstrap import Provisioned, provision
+from chalicelib.notify_setup import NotifyQueues, ensure_notify_queues, queue_names
 from chalicelib.settings import Settings
 from tools.alarms import alarms
 from tools.paths import ROOT, tool
@@ -63,9 +66,10 @@ class Aws:
     kms: Any
     cloudwatch: Any
     lambda_: Any
+    sqs: Any
 
 
-AWS_SERVICES = ("dynamodb", "sns", "kms", "cloudwatch", "lambda")
+AWS_SERVICES = ("dynamodb", "sns", "kms", "cloudwatch", "lambda", "sqs")
 # Statement ids of the function URL's public access (both needed since October 2025).
 URL_STATEMENTS: dict[str, dict[str, Any]] = {
     "VigilPingUrlPublic": {"Action": "lambda:InvokeFunctionUrl", "FunctionUrlAuthType": "NONE"},
@@ -78,6 +82,7 @@ class Deployed:
     api_function: str
     sweep_function: str
     rest_api_url: str
+    notify_function: str
     ping_function: str = ""
 
 
@@ -114,21 +119,29 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
     config = json.loads(config_path.read_text())
     table, topic_name = resource_names(stage, config, dict(os.environ))
     done = provision(aws.dynamodb, aws.sns, aws.kms, table, topic_name)
+    queues = ensure_notify_queues(aws.sqs, aws.sns, done.topic_arn)
     say(f"Table:  {done.table}  ({done.table_arn})")
     say(f"Topic:  {done.topic_arn}  (key {done.topic_key_arn})")
-    changed = write_stage_config(stage, project_dir, config, done)
+    say(f"Queue:  {queues.url}  (dead letters {queues.dead_letter_url})")
+    changed = write_stage_config(stage, project_dir, config, done, queues)
     say(f"Config: stage {stage!r} in .chalice/ " + ("updated" if changed else "unchanged"))
     shards, log_limit = _storage_settings(config, stage)
     say(_migration_line("before", migration.prepare(aws.dynamodb, done.table, shards)))
-    run([tool("chalice"), "deploy", "--stage", stage], project_dir)
+    with _notify_queue_named(queues.arn.rsplit(":", 1)[-1]):
+        run([tool("chalice"), "deploy", "--stage", stage], project_dir)
     say(_migration_line("after", migration.finish(aws.dynamodb, done.table, shards, log_limit)))
     deployed = read_deployed(project_dir, stage)
     function_url = ensure_function_url(aws.lambda_, deployed.ping_function)
     if point_pings_at_the_api(aws.lambda_, project_dir, stage, config, deployed):
         say("Config: the ping function's VIGIL_SITE_ROOT set to the REST API")
-    functions = (deployed.api_function, deployed.sweep_function, deployed.ping_function)
+    functions = (
+        deployed.api_function,
+        deployed.sweep_function,
+        deployed.ping_function,
+        deployed.notify_function,
+    )
     say(f"Logging: JSON, platform lines at WARN; {ensure_logging(aws.lambda_, functions)} updated")
-    specs = alarm_specs(stage, deployed, done.topic_arn)
+    specs = alarm_specs(stage, deployed, done.topic_arn, queues.dead_letter_arn)
     say(f"Alarms: {len(specs)}, {ensure_alarms(aws.cloudwatch, specs)} written")
     say(f"Ping base URL: {function_url}ping/  (function URL: use this for pings)")
     say(f"REST pings:    {deployed.rest_api_url}ping/  (for a custom domain, WAF or throttling)")
@@ -173,12 +186,28 @@ def resource_names(stage: str, config: dict[str, Any], environ: dict[str, str]) 
     return table, topic
 
 
+@contextlib.contextmanager
+def _notify_queue_named(name: str) -> Iterator[None]:
+    """app.py subscribes the notifier to ``VIGIL_NOTIFY_QUEUE``, read when chalice imports it."""
+    previous = os.environ.get("VIGIL_NOTIFY_QUEUE")
+    os.environ["VIGIL_NOTIFY_QUEUE"] = name
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("VIGIL_NOTIFY_QUEUE", None)
+        else:
+            os.environ["VIGIL_NOTIFY_QUEUE"] = previous
+
+
 def write_stage_config(
-    stage: str, project_dir: Path, config: dict[str, Any], done: Provisioned
+    stage: str, project_dir: Path, config: dict[str, Any], done: Provisioned, queues: NotifyQueues
 ) -> bool:
-    """Point the stage at its table, topic and policies. True if any file changed."""
+    """Point the stage at its table, topic, queues and policies. True if any file changed."""
     chalice_dir = project_dir / ".chalice"
-    arns = Arns(done.table_arn, done.topic_arn, done.topic_key_arn)
+    arns = Arns(
+        done.table_arn, done.topic_arn, done.topic_key_arn, queues.arn, queues.dead_letter_arn
+    )
     changed = False
     for function in FUNCTIONS:
         policy = deployed_policy(function, arns, chalice_dir)
@@ -186,7 +215,11 @@ def write_stage_config(
     settings = config.setdefault("stages", {}).setdefault(stage, {})
     settings.setdefault("api_gateway_stage", API_STAGE)
     settings.setdefault("environment_variables", {}).update(
-        VIGIL_TABLE=done.table, VIGIL_TOPIC_ARN=done.topic_arn
+        VIGIL_TABLE=done.table,
+        VIGIL_TOPIC_ARN=done.topic_arn,
+        VIGIL_CHANNEL_KEY=done.topic_key_arn,
+        VIGIL_NOTIFY_QUEUE_URL=queues.url,
+        VIGIL_NOTIFY_DEAD_LETTER_URL=queues.dead_letter_url,
     )
     functions = settings.setdefault("lambda_functions", {})
     for function in FUNCTIONS:
@@ -202,6 +235,7 @@ def read_deployed(project_dir: Path, stage: str) -> Deployed:
         api_function=resources["api_handler"]["lambda_arn"].rsplit(":", 1)[-1],
         sweep_function=resources["sweep"]["lambda_arn"].rsplit(":", 1)[-1],
         rest_api_url=resources["rest_api"]["rest_api_url"],
+        notify_function=resources["notify"]["lambda_arn"].rsplit(":", 1)[-1],
         ping_function=resources["ping"]["lambda_arn"].rsplit(":", 1)[-1],
     )
 
@@ -282,7 +316,9 @@ def _policy_statement_ids(lambda_client: Any, function: str) -> set[str]:
     return {statement["Sid"] for statement in policy.get("Statement", [])}
 
 
-def alarm_specs(stage: str, deployed: Deployed, topic_arn: str) -> list[dict[str, Any]]:
+def alarm_specs(
+    stage: str, deployed: Deployed, topic_arn: str, dead_letter_arn: str
+) -> list[dict[str, Any]]:
     return list(
         alarms(
             name=lambda suffix: f"{APP_NAME}-{stage}-{suffix}",
@@ -290,6 +326,8 @@ def alarm_specs(stage: str, deployed: Deployed, topic_arn: str) -> list[dict[str
             sweep_function=deployed.sweep_function,
             topic=topic_arn,
             ping_function=deployed.ping_function,
+            notify_function=deployed.notify_function,
+            dead_letter_queue=dead_letter_arn.rsplit(":", 1)[-1],
         ).values()
     )
 
@@ -320,7 +358,7 @@ def destroy(
     table, topic_name = resource_names(stage, config, {})
     if (project_dir / ".chalice" / "deployed" / f"{stage}.json").exists():
         run([tool("chalice"), "delete", "--stage", stage], project_dir)
-    names = [spec["AlarmName"] for spec in alarm_specs(stage, Deployed("", "", ""), "")]
+    names = [spec["AlarmName"] for spec in alarm_specs(stage, Deployed("", "", "", ""), "", "")]
     found = aws.cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
     if found:
         aws.cloudwatch.delete_alarms(AlarmNames=[alarm["AlarmName"] for alarm in found])
@@ -329,6 +367,7 @@ def destroy(
         say(f"Kept table {table}, topic {topic_name} and its key: rerun with --delete-data to go.")
         return
     _delete_data(aws, table, topic_name)
+    _delete_queues(aws, topic_name)
     say(f"Deleted table {table} and topic {topic_name}; the key goes in {KEY_DELETION_DAYS} days.")
 
 
@@ -347,6 +386,15 @@ def _delete_data(aws: Aws, table: str, topic_name: str) -> None:
     aws.sns.delete_topic(TopicArn=f"arn:{partition}:sns:{region}:{account}:{topic_name}")
     aws.kms.delete_alias(AliasName=alias)
     aws.kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=KEY_DELETION_DAYS)
+
+
+def _delete_queues(aws: Aws, topic_name: str) -> None:
+    for name in queue_names(topic_name):
+        try:
+            url = aws.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except aws.sqs.exceptions.QueueDoesNotExist:
+            continue
+        aws.sqs.delete_queue(QueueUrl=url)
 
 
 # --- plumbing ----------------------------------------------------------------------------------

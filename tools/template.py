@@ -1,11 +1,11 @@
 """The merge template ``make package`` hands to ``chalice package --merge-template``.
 
-Chalice's template brings the three functions (the API, the sweeper, and ``ping`` behind the
-function URL), their roles (logs grant only, from the ``cfn``
-stage's ``policy-logs.json``), the REST API and the schedule. This adds what Vigil needs
-around them: the table, the topic and its key, the per-function grants, the alarms, the
-functions' environment and log settings, the pings' function URL with its two public-invoke
-permissions, and outputs.
+Chalice's template brings the four functions (the API, the sweeper, ``ping`` behind the
+function URL, and the notifier), their roles (logs grant only, from the ``cfn`` stage's
+``policy-logs.json``), the REST API, the schedule and the notifier's queue subscription. This
+adds what Vigil needs around them: the table, the topic and its key, the notify queue and its
+dead letters, the per-function grants, the alarms, the functions' environment and log
+settings, the pings' function URL with its two public-invoke permissions, and outputs.
 
 merge-template deep-merges dicts and replaces lists (traps.md section 5), so it only ever adds
 resources and dict keys: the grants are separate ``AWS::IAM::Policy`` resources attached to
@@ -26,14 +26,45 @@ from typing import Any
 from chalicelib.bootstrap import topic_key_policy
 from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
 from chalicelib.migration import legacy_due_index
+from chalicelib.notify_setup import (
+    ALERT_FILTER,
+    MAX_RECEIVES,
+    RETENTION_SECONDS,
+    VISIBILITY_TIMEOUT_SECONDS,
+    queue_policy,
+)
 from tools.alarms import alarms
 from tools.paths import CHALICE_DIR
-from tools.policy import TABLE_ID, TOPIC_ID, TOPIC_KEY_ID, stack_policy_document
+from tools.policy import (
+    DEAD_LETTER_QUEUE_ID,
+    NOTIFY_QUEUE_ID,
+    TABLE_ID,
+    TOPIC_ID,
+    TOPIC_KEY_ID,
+    stack_policy_document,
+)
 
 # Chalice's logical ids for the functions and the roles it makes with autogen_policy off.
-FUNCTION_IDS = {"api_handler": "APIHandler", "sweep": "Sweep", "ping": "Ping"}
-ROLE_IDS = {"api_handler": "ApiHandlerRole", "sweep": "SweepRole", "ping": "PingRole"}
-POLICY_IDS = {"api_handler": "ApiHandlerGrants", "sweep": "SweepGrants", "ping": "PingGrants"}
+FUNCTION_IDS = {
+    "api_handler": "APIHandler",
+    "sweep": "Sweep",
+    "ping": "Ping",
+    "notify": "Notify",
+}
+ROLE_IDS = {
+    "api_handler": "ApiHandlerRole",
+    "sweep": "SweepRole",
+    "ping": "PingRole",
+    "notify": "NotifyRole",
+}
+POLICY_IDS = {
+    "api_handler": "ApiHandlerGrants",
+    "sweep": "SweepGrants",
+    "ping": "PingGrants",
+    "notify": "NotifyGrants",
+}
+# chalice names an SQS handler's event "<name>SqsEventSource".
+NOTIFY_EVENT = "NotifySqsEventSource"
 PING_URL_ID = "PingFunctionUrl"
 PING_URL_PERMISSION_IDS = ("PingFunctionUrlPublicInvokeUrl", "PingFunctionUrlPublicInvoke")
 
@@ -75,9 +106,14 @@ def merge_template() -> dict[str, Any]:
             "Properties": {"KmsMasterKeyId": {"Fn::GetAtt": [TOPIC_KEY_ID, "Arn"]}},
         },
     }
+    resources.update(notify_resources())
     for function in FUNCTION_IDS:
         resources[POLICY_IDS[function]] = _grants(function)
         resources[FUNCTION_IDS[function]] = _function_additions(function)
+    # chalice subscribes the notifier to a queue by name; point it at the stack's own queue
+    # (merge replaces the ``Fn::Sub`` string, so no second intrinsic key appears).
+    notify_event = {"Properties": {"Queue": {"Fn::Sub": f"${{{NOTIFY_QUEUE_ID}.Arn}}"}}}
+    resources[FUNCTION_IDS["notify"]]["Properties"]["Events"] = {NOTIFY_EVENT: notify_event}
     if not _site_root_configured():
         # A check that ?create=1 makes through the function URL must get the REST API's URLs
         # (update, pause, badges): the function URL serves pings only.
@@ -164,6 +200,9 @@ def _function_additions(function: str) -> dict[str, Any]:
                 "Variables": {
                     "VIGIL_TABLE": {"Ref": TABLE_ID},
                     "VIGIL_TOPIC_ARN": {"Ref": TOPIC_ID},
+                    "VIGIL_CHANNEL_KEY": {"Fn::GetAtt": [TOPIC_KEY_ID, "Arn"]},
+                    "VIGIL_NOTIFY_QUEUE_URL": {"Ref": NOTIFY_QUEUE_ID},
+                    "VIGIL_NOTIFY_DEAD_LETTER_URL": {"Ref": DEAD_LETTER_QUEUE_ID},
                 }
             },
             "LoggingConfig": dict(LOGGING_CONFIG),
@@ -214,7 +253,53 @@ def _alarms() -> dict[str, Any]:
         sweep_function={"Ref": FUNCTION_IDS["sweep"]},
         topic={"Ref": TOPIC_ID},
         ping_function={"Ref": FUNCTION_IDS["ping"]},
+        notify_function={"Ref": FUNCTION_IDS["notify"]},
+        dead_letter_queue={"Fn::GetAtt": [DEAD_LETTER_QUEUE_ID, "QueueName"]},
     )
+
+
+def notify_resources() -> dict[str, Any]:
+    """The notify queue, its dead letters, its access policy and its subscription to the topic."""
+    return {
+        DEAD_LETTER_QUEUE_ID: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "MessageRetentionPeriod": RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        NOTIFY_QUEUE_ID: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "VisibilityTimeout": VISIBILITY_TIMEOUT_SECONDS,
+                "MessageRetentionPeriod": RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": [DEAD_LETTER_QUEUE_ID, "Arn"]},
+                    "maxReceiveCount": MAX_RECEIVES,
+                },
+            },
+        },
+        f"{NOTIFY_QUEUE_ID}Policy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": NOTIFY_QUEUE_ID}],
+                "PolicyDocument": queue_policy(
+                    {"Fn::GetAtt": [NOTIFY_QUEUE_ID, "Arn"]}, {"Ref": TOPIC_ID}
+                ),
+            },
+        },
+        f"{NOTIFY_QUEUE_ID}Subscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "TopicArn": {"Ref": TOPIC_ID},
+                "Protocol": "sqs",
+                "Endpoint": {"Fn::GetAtt": [NOTIFY_QUEUE_ID, "Arn"]},
+                "RawMessageDelivery": True,
+                "FilterPolicy": ALERT_FILTER,
+            },
+        },
+    }
 
 
 def _site_root_configured() -> bool:
@@ -257,4 +342,5 @@ def _outputs() -> dict[str, Any]:
         "ManagementApiURL": {"Value": {"Fn::Sub": base + "api/v3/"}},
         "TableName": {"Value": {"Ref": TABLE_ID}},
         "AlertTopicArn": {"Value": {"Ref": TOPIC_ID}},
+        "NotifyDeadLetterQueueURL": {"Value": {"Ref": DEAD_LETTER_QUEUE_ID}},
     }
