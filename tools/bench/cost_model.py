@@ -195,8 +195,10 @@ def run(pings: PingCost, fleets: list[FleetRow]) -> CostModel:
     per_ping = PerPing(
         steady.wru, steady.rru, steady.log_bytes, pings.legacy_log_bytes, pings.emf_flush_bytes
     )
-    idle = fleets[-1].idle
-    sweeper = Sweeper(idle.rru, idle.log_bytes)
+    # An empty pass: the smallest fleet's idle sweep without its candidates' reads (each
+    # scenario adds its own candidates), i.e. the index queries alone.
+    idle = fleets[0].idle
+    sweeper = Sweeper(idle.rru - idle.items_read * CANDIDATE_RRU, idle.log_bytes)
     return CostModel(per_ping, sweeper, [_scenario(per_ping, sweeper, c, m) for c, m in SCENARIOS])
 
 
