@@ -455,10 +455,15 @@ class DynamoStore:
         is yielded too, so the sweep rewrites its deadline.
         """
         for keys in self._due_candidates(now):
+            due = []
             for check, item in self._candidate_items(keys):
                 stored = item.get("alert_after")
-                if stored is None or float(stored["N"]) <= now.timestamp():
-                    yield check
+                deadline = float("-inf") if stored is None else float(stored["N"])
+                if deadline <= now.timestamp():
+                    due.append((deadline, check.uuid, check))
+            # Oldest deadline first, as the exact index gave them: a pass cut short by its
+            # limits leaves the newest for the next.
+            yield from (check for _, _, check in sorted(due, key=lambda d: d[:2]))
 
     def _due_candidates(self, now: datetime) -> Iterator[list[Item]]:
         """Pages of candidate keys, shard by shard, up to and including ``now``'s bucket."""
