@@ -187,7 +187,6 @@ class DynamoStore:
         before: Check,
         after: Check,
         *,
-        count_ping: bool = False,
         guard_last_ping: bool = False,
     ) -> Check:
         """Write ``after``'s state if the stored check is still ``before``; return what was stored.
@@ -197,29 +196,25 @@ class DynamoStore:
         conflict) but must still stop a sweep that read the check before it arrived.
         """
         update = items.state_update(before, after, self.due_shards)
-        if count_ping:
-            update.add("n_pings", {"N": "1"})
         condition = "attribute_exists(pk) AND #sv_old = :sv_old"
         update.names["#sv_old"] = "sv"
         update.values[":sv_old"] = n(before.sv)
         if guard_last_ping:
             condition += " AND " + _guard_last_ping(update, before)
         try:
-            reply = self.client.update_item(
+            self.client.update_item(
                 TableName=self.table,
                 Key=check_key(before.uuid),
                 UpdateExpression=update.expression(),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=update.names,
                 ExpressionAttributeValues=update.values,
-                ReturnValues="UPDATED_NEW" if count_ping else "NONE",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise _stale(exc.response.get("Item")) from None
-        n_pings = int(reply["Attributes"]["n_pings"]["N"]) if count_ping else after.n_pings
         sv = before.sv + 1 if domain.has_state_change(before, after) else before.sv
-        return replace(after, n_pings=n_pings, sv=sv)
+        return replace(after, sv=sv)
 
     def write_ping(self, before: Check, after: Check, kind: str, ping: Ping, at: datetime) -> Check:
         """Count and log a ping with ``after``'s state, in one conditional UpdateItem.

@@ -94,17 +94,17 @@ class CheckStore(Protocol):
         before: Check,
         after: Check,
         *,
-        count_ping: bool = False,
         guard_last_ping: bool = False,
     ) -> Check:
         """Store ``after``'s state if the stored state is still ``before``'s; return it.
 
-        ``StaleCheck`` on a lost race, ``NotFound`` if the check is gone. ``count_ping``
-        adds one to ``n_pings``; ``guard_last_ping`` also requires ``last_ping`` unchanged.
+        ``StaleCheck`` on a lost race, ``NotFound`` if the check is gone. ``guard_last_ping``
+        also requires ``last_ping`` unchanged. A ping is written with ``write_ping``, which
+        counts and logs it in the same write.
         """
 
     def write_ping(self, before: Check, after: Check, kind: str, ping: Ping, at: datetime) -> Check:
-        """Store a ping's state like ``write_state(count_ping=True)`` and log it as ``kind``.
+        """Store a ping's state like ``write_state``, count it and log it as ``kind``.
 
         Returns the stored check; its ``n_pings`` is the ping's number in the log. Recorded
         (counted and logged) once this returns; ``StaleCheck`` or ``NotFound`` as

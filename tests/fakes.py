@@ -111,8 +111,12 @@ class MemoryStore:
         before: Check,
         after: Check,
         *,
-        count_ping: bool = False,
         guard_last_ping: bool = False,
+    ) -> Check:
+        return self._write_state(before, after, guard_last_ping=guard_last_ping)
+
+    def _write_state(
+        self, before: Check, after: Check, *, count_ping: bool = False, guard_last_ping: bool
     ) -> Check:
         stored = self.checks.get(before.uuid)
         if stored is None:
@@ -198,7 +202,7 @@ class MemoryStore:
     # --- ping log and flips -------------------------------------------------------------
 
     def write_ping(self, before: Check, after: Check, kind: str, ping: Ping, at: datetime) -> Check:
-        stored = self.write_state(before, after, count_ping=True)
+        stored = self._write_state(before, after, count_ping=True, guard_last_ping=False)
         number = stored.n_pings
         if (before.uuid, f"PING#{number}") in self.fences:
             raise NotFound()

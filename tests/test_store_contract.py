@@ -112,7 +112,7 @@ class TestChecks:
     def test_a_delete_fences_late_writes_of_a_racing_ping(self, store: CheckStore) -> None:
         check = created(store, new_check(status="up", last_ping=T0, timeout=60, grace=60))
         down, flip = flipped_down(store, check)
-        counted = store.write_state(down, down, count_ping=True)  # counted, not yet logged
+        counted = store.write_ping(down, down, "log", Ping("log"), T0)
         store.delete_check(check)  # from a stale copy: the store catches up by itself
         with pytest.raises(NotFound):
             store.write_ping(counted, counted, "success", Ping("success"), T0)
@@ -123,15 +123,6 @@ class TestChecks:
 
 
 class TestState:
-    def test_a_ping_counts_and_only_state_changes_bump_the_version(self, store: CheckStore) -> None:
-        check = created(store, new_check(timeout=60))
-        first = store.write_state(check, replace(check, status="up", last_ping=T0), count_ping=True)
-        assert (first.n_pings, first.sv) == (1, 1)
-        again = replace(first, last_ping=T0 + MINUTE)
-        second = store.write_state(first, again, count_ping=True)
-        assert (second.n_pings, second.sv) == (2, 1)
-        assert store.get_check(check.uuid) == second
-
     def test_a_write_from_a_stale_copy_fails_with_the_current_check(
         self, store: CheckStore
     ) -> None:
@@ -160,7 +151,9 @@ class TestState:
 
     def test_a_sweep_loses_to_a_ping_that_moved_last_ping(self, store: CheckStore) -> None:
         check = created(store, new_check(status="up", last_ping=T0, timeout=60, grace=60))
-        store.write_state(check, replace(check, last_ping=T0 + MINUTE), count_ping=True)
+        store.write_ping(
+            check, replace(check, last_ping=T0 + MINUTE), "success", Ping("success"), T0
+        )
         with pytest.raises(StaleCheck):
             store.write_state(check, replace(check, status="down"), guard_last_ping=True)
 
