@@ -71,6 +71,7 @@ DUE_BUCKET_SECONDS = 600
 # overwritten in place) and trims them from the check. Bodies longer than
 # ``INLINE_BODY_BYTES`` go to a body item (also a ring slot), so the check stays under 1 KB.
 PAGE_PINGS = 7
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INLINE_BODY_BYTES = 32
 BODY_PREFIX_BYTES = 16
 PAGE_PREFIX = "LOG#"
@@ -236,7 +237,7 @@ def log_entry(at: datetime, kind: str, ping: Ping) -> str:
     one keeps its first ``BODY_PREFIX_BYTES`` here and its size, and lives in a body item.
     """
     domain.require_aware(at)
-    micros = round(at.timestamp() * 1_000_000)
+    micros = (at - EPOCH) // timedelta(microseconds=1)  # exact: no float on the way
     body = ping.body if len(ping.body) <= INLINE_BODY_BYTES else ping.body[:BODY_PREFIX_BYTES]
     fields: list[Any] = [
         micros,
@@ -268,7 +269,7 @@ def entry_from(text: str, number: int) -> tuple[LoggedPing, int | None]:
     fields: list[Any] = json.loads(text)
     fields += [None] * (10 - len(fields))
     micros, kind, method, scheme, addr, ua, rid, exitstatus, body, size = fields
-    at = datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(micros))
+    at = EPOCH + timedelta(microseconds=int(micros))
     ping = Ping(
         action=kind,
         rid=rid,
