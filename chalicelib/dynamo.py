@@ -605,6 +605,10 @@ class DynamoStore:
             )
             if page is not None:
                 entries = dict((e.n, (e, size)) for e, size in items.page_entries(page))
+        if number not in entries:
+            # Written under another VIGIL_PING_LOG_LIMIT (another ring size): look at every page.
+            for page in self._query_prefix(check_uuid, items.PAGE_PREFIX):
+                entries.update((e.n, (e, size)) for e, size in items.page_entries(page))
         if number in entries:
             return self._with_body(check_uuid, *entries[number])
         legacy = self._get(_sub_key(check_uuid, items.legacy_ping_sk(number)))
@@ -616,9 +620,31 @@ class DynamoStore:
             return entry
         item = self._get(_sub_key(check_uuid, items.body_sk(entry.n, self.ping_log_limit)))
         if item is None or int(item["n"]["N"]) != entry.n:
+            item = self._body_in_another_slot(check_uuid, entry.n)
+        if item is None:
             # Its ping was cut short before the body was written, and never answered 2xx.
             return replace(entry, ping=replace(entry.ping, body=b""))
         return replace(entry, ping=replace(entry.ping, body=bytes(item["body"]["B"])))
+
+    def _body_in_another_slot(self, check_uuid: str, number: int) -> Item | None:
+        """A body written under another VIGIL_PING_LOG_LIMIT (another ring size), if any.
+
+        Reads every body slot of the check: only after the limit changed, or for a ping cut
+        short before its body was written.
+        """
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            FilterExpression="#n = :n",
+            ExpressionAttributeNames={"#n": "n"},
+            ExpressionAttributeValues={
+                ":pk": {"S": f"CHECK#{check_uuid}"},
+                ":prefix": {"S": items.BODY_PREFIX},
+                ":n": n(number),
+            },
+        )
+        found = [item for page in pages for item in page.get("Items", []) if "body" in item]
+        return found[0] if found else None
 
     def _legacy_pings(self, check_uuid: str, newest: int | None, limit: int) -> list[LoggedPing]:
         values: Item = {":pk": {"S": f"CHECK#{check_uuid}"}}

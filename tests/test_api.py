@@ -554,6 +554,31 @@ class TestRetention:
         )
         assert (body.status_code, body.body) == (200, b"x" * 80)
 
+    def test_a_raised_log_limit_keeps_every_ping_and_body_it_kept(
+        self, deps: Any, api: Api
+    ) -> None:
+        from dataclasses import replace
+
+        from chalicelib import items, service
+        from chalicelib.domain import Ping
+
+        deps.settings = replace(deps.settings, ping_log_limit=10)
+        deps.store.ping_log_limit = 10
+        check = api.create()
+        for i in range(1, 31):
+            service.record_ping(deps, check["uuid"], Ping("log", body=b"%03d" % i * 20), T0)
+        deps.settings = replace(deps.settings, ping_log_limit=30)  # a larger ring from now on
+        deps.store.ping_log_limit = 30
+        assert items.page_slots(30) != items.page_slots(10)
+        pings = api.ok("GET", f"checks/{check['uuid']}/pings/")["pings"]
+        assert {p["n"] for p in pings} >= set(range(21, 31))
+        for number in (21, 22, 25, 30):
+            body = api.client.http.get(
+                f"/api/v3/checks/{check['uuid']}/pings/{number}/body",
+                headers={"X-Api-Key": api.key},
+            )
+            assert (body.status_code, body.body) == (200, b"%03d" % number * 20)
+
     def test_flips_older_than_93_days_are_not_listed(self, api: Api) -> None:
         check = api.create()
         with time_machine.travel(T0, tick=False) as clock:
