@@ -381,14 +381,13 @@ def epoch(value: datetime) -> Item:
 
 
 class Update:
-    """Collects SET / REMOVE / ADD clauses with placeholder names, for one UpdateItem."""
+    """Collects SET / REMOVE clauses with placeholder names, for one UpdateItem."""
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
         self.values: dict[str, Any] = {}
         self._sets: list[str] = []
         self._removes: list[str] = []
-        self._adds: list[str] = []
 
     def set(self, attr: str, value: Any) -> None:
         self.names[f"#{attr}"] = attr
@@ -398,11 +397,6 @@ class Update:
     def remove(self, attr: str) -> None:
         self.names[f"#{attr}"] = attr
         self._removes.append(f"#{attr}")
-
-    def add(self, attr: str, value: Any) -> None:
-        self.names[f"#{attr}"] = attr
-        self.values[f":{attr}"] = value
-        self._adds.append(f"#{attr} :{attr}")
 
     def set_or_remove(self, attr: str, value: Any | None) -> None:
         if value is None:
@@ -463,8 +457,6 @@ class Update:
             parts.append("SET " + ", ".join(self._sets))
         if self._removes:
             parts.append("REMOVE " + ", ".join(self._removes))
-        if self._adds:
-            parts.append("ADD " + ", ".join(self._adds))
         return " ".join(parts)
 
 
