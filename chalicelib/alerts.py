@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.check_json import check_to_dict
@@ -129,11 +130,17 @@ def clip_body(body: bytes, limit: int) -> bytes:
     return body[:limit] + f"… [{len(body) - limit} more bytes cut]".encode()
 
 
+def event(flip: Flip) -> str:
+    """``down``, ``up`` or ``reminder`` (a reminder carries its outage's down flip)."""
+    return "reminder" if flip.reminder else flip.new
+
+
 def alert_document(check: Check, flip: Flip, last_ping: LoggedPing | None) -> dict[str, Any]:
-    return {
+    document = {
         "version": ALERT_FORMAT_VERSION,
-        "event": flip.new,
+        "event": event(flip),
         "reason": flip.reason if flip.new == "down" else None,
+        "failures": flip.failures,
         # The check as of the flip, so a late (retried) delivery still describes the outage.
         "check": check_to_dict(check, flip.at),
         "flip": {
@@ -144,6 +151,17 @@ def alert_document(check: Check, flip: Flip, last_ping: LoggedPing | None) -> di
         },
         "last_ping": None if last_ping is None else _last_ping_doc(last_ping),
     }
+    if flip.reminder:
+        document["reminder"] = flip.reminder
+        document["down_for"] = int(down_for(check, flip).total_seconds())
+    if flip.held_by:
+        document["held_by"] = list(flip.held_by)
+    return document
+
+
+def down_for(check: Check, flip: Flip) -> timedelta:
+    """How long the outage had lasted when reminder k fell due: k x repeat_every."""
+    return flip.reminder * timedelta(seconds=check.repeat_every)
 
 
 def _last_ping_doc(last: LoggedPing) -> dict[str, Any]:
@@ -172,22 +190,38 @@ def display_name(check: Check) -> str:
 def subject(check: Check, flip: Flip) -> str:
     # SNS subjects must be printable ASCII on one line.
     name = re.sub(r"[^\x20-\x7e]", "?", display_name(check))
-    return f"{flip.new.upper()}: {name}"[:SUBJECT_MAX]
+    return f"{event(flip).upper()}: {name}"[:SUBJECT_MAX]
 
 
 _REASON_TEXT = {
     "timeout": "no ping arrived before its deadline plus grace",
     "fail": "the job reported a failure",
     "overrun": "a run started but did not finish within its maximum duration",
+    "stalled": "a run stopped sending progress pings for longer than its stall timeout",
+    "too_fast": "a run finished faster than its minimum duration, so it counts as a failure",
     "ping": "a success ping arrived",
 }
 
 
+def what_happened(check: Check, flip: Flip) -> str:
+    """The alert in words, for people (email, SMS)."""
+    text = _REASON_TEXT.get(flip.reason, flip.reason)
+    if flip.reminder:
+        hours = down_for(check, flip).total_seconds() / 3600
+        text = f"still down after {hours:g} h (reminder {flip.reminder}); it went down: {text}"
+    elif flip.new == "down" and check.fail_threshold > 1:
+        text += f" ({flip.failures} failures in a row, threshold {check.fail_threshold})"
+    if flip.held_by:
+        text += "; held until the checks it depends on recovered: " + ", ".join(flip.held_by)
+    return text
+
+
 def email_text(check: Check, flip: Flip, last_ping: LoggedPing | None) -> str:
+    status = "still DOWN" if flip.reminder else f"{flip.new.upper()}"
     lines = [
-        f"{display_name(check)} is {flip.new.upper()}.",
+        f"{display_name(check)} is {status}.",
         "",
-        f"What happened: {_REASON_TEXT[flip.reason]}.",
+        f"What happened: {what_happened(check, flip)}.",
         f"When: {flip.at.isoformat()} (status {flip.old} -> {flip.new})",
         f"Schedule: {_schedule_text(check)}, grace {check.grace} s",
     ]
@@ -227,12 +261,16 @@ def _last_ping_lines(last_ping: LoggedPing | None) -> list[str]:
 
 
 def sms_text(check: Check, flip: Flip) -> str:
-    return f"{subject(check, flip)} ({flip.reason}) at {flip.at.strftime('%Y-%m-%d %H:%M UTC')}"
+    when = flip.at.strftime("%Y-%m-%d %H:%M UTC")
+    if flip.reminder:
+        hours = down_for(check, flip).total_seconds() / 3600
+        return f"{subject(check, flip)}: down {hours:g} h since {when} ({flip.reason})"
+    return f"{subject(check, flip)} ({flip.reason}) at {when}"
 
 
 def message_attributes(check: Check, flip: Flip) -> dict[str, dict[str, str]]:
     attributes = {
-        "event": {"DataType": "String", "StringValue": flip.new},
+        "event": {"DataType": "String", "StringValue": event(flip)},
         "check": {"DataType": "String", "StringValue": check.uuid},
         "project": {"DataType": "String", "StringValue": check.project},
         "flip_id": {"DataType": "String", "StringValue": flip.id},
@@ -240,6 +278,8 @@ def message_attributes(check: Check, flip: Flip) -> dict[str, dict[str, str]]:
     }
     if flip.new == "down":
         attributes["reason"] = {"DataType": "String", "StringValue": flip.reason}
+    if flip.reminder:
+        attributes["reminder"] = {"DataType": "Number", "StringValue": str(flip.reminder)}
     return attributes
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import badges, domain, inputs
+from chalicelib import badges, dependencies, domain, inputs
 from chalicelib.check_json import check_to_dict, unique_key
 from chalicelib.domain import Check, LoggedPing
 from chalicelib.errors import (
@@ -121,6 +121,7 @@ def upsert_check(
     spec = _with_version_slug(spec, version)
     _check_channels(deps, spec)
     match = _unique_match(deps, grant, spec)
+    _check_dependencies(deps, grant, None if match is None else match.uuid, spec)
     if match is None:
         if deps.store.count_project_checks(grant.project) >= deps.settings.check_limit:
             raise CheckLimitReached()
@@ -142,7 +143,19 @@ def update_check(deps: Deps, grant: KeyGrant, code: str, spec: CheckSpec, versio
     check = find_check(deps, grant, code)
     spec = _with_version_slug(spec, version)
     _check_channels(deps, spec)
+    _check_dependencies(deps, grant, check.uuid, spec)
     return _write_config(deps, check, spec)
+
+
+def _check_dependencies(
+    deps: Deps, grant: KeyGrant, check_uuid: str | None, spec: CheckSpec
+) -> None:
+    """Upstreams must be checks of this project, and never lead back to the check itself."""
+    if spec.depends_on:
+        # A check being created has no uuid yet, so nothing can depend on it: no cycle.
+        dependencies.validate(
+            check_uuid or "", grant.project, spec.depends_on, deps.store.get_checks
+        )
 
 
 def _with_version_slug(spec: CheckSpec, version: int) -> CheckSpec:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from chalicelib import domain, metrics
+from chalicelib import dependencies, domain, metrics, quiet
 from chalicelib.alerts import Alert, build_alert
 from chalicelib.badges import BadgeSnapshots
 from chalicelib.domain import Check, Flip, Ping
@@ -229,12 +229,21 @@ def deliver(
     next sweep as it is.
     """
     try:
-        deps.store.record_flip(check.uuid, flip)
+        if not flip.reminder and not flip.held:  # a reminder is no flip; a held one is recorded
+            deps.store.record_flip(check.uuid, flip)
     except NotFound:
         # The check was deleted while its flip waited: nobody is left to alert about.
         log_event("flip_dropped", check=check.uuid, flip=flip.id, why="check deleted")
-        return domain.without_flip(check, flip.id)
+        return domain.without_flip(check, flip.key)
     if flip.notifies and check.alerts_enabled:
+        if flip.held and not _outage_goes_on(check, flip):
+            # Recovered, paused or reset while its down alert was held: nothing to say.
+            log_event("flip_dropped", check=check.uuid, flip=flip.id, why="outage over")
+            deps.store.remove_from_outbox(check, flip.key, deps.settings.due_shards)
+            return domain.without_flip(check, flip.key)
+        held = _withheld(deps, check, flip, now)
+        if held is not None:
+            return _hold(deps, check, flip, held)
         if limits is not None and not limits.take_publish():
             return check
         alert = build_alert(check, flip, deps.store.last_ping_entry(check.uuid))
@@ -242,10 +251,46 @@ def deliver(
             message_id = deps.alerter.publish(alert)
         except Exception:
             return _publish_failed(deps, check, flip, now)
-        log_event("alert", check=check.uuid, flip=flip.id, to=flip.new, message=message_id)
+        log_event(
+            "alert", check=check.uuid, flip=flip.id, to=flip.new, reminder=flip.reminder,
+            message=message_id,
+        )
         metrics.count(metrics.ALERTS_PUBLISHED)
-    deps.store.remove_from_outbox(check, flip.id, deps.settings.due_shards)
-    return domain.without_flip(check, flip.id)
+    deps.store.remove_from_outbox(check, flip.key, deps.settings.due_shards)
+    return domain.without_flip(check, flip.key)
+
+
+def _outage_goes_on(check: Check, flip: Flip) -> bool:
+    return check.status == "down" and check.outage is not None and check.outage.id == flip.id
+
+
+def _withheld(deps: Deps, check: Check, flip: Flip, now: datetime) -> Flip | None:
+    """The down alert held, if a quiet window is open now or an upstream check is failing.
+
+    Upstreams are judged at the flip's own time when it is first delivered (an outage that
+    began while its upstream was failing is held), and at ``now`` once held (it is released
+    when nothing holds it any more). Reminders are never held: they are skipped instead.
+    """
+    if flip.new != "down" or flip.reminder:
+        return None
+    quiet_until = quiet.open_until(check.quiet, check.tz, now)
+    at = now if flip.held else flip.at
+    upstream = dependencies.holders(check, at, deps.store.get_checks)
+    waits = [now + dependencies.HOLD_RECHECK] if upstream else []
+    waits += [quiet_until] if quiet_until is not None else []
+    if not waits:
+        return None
+    held_by = tuple(sorted({*flip.held_by, *upstream}))
+    return replace(flip, held=True, held_by=held_by, lease=min(waits))
+
+
+def _hold(deps: Deps, check: Check, flip: Flip, held: Flip) -> Check:
+    """Keep the flip in the outbox until its hold is judged again; its lease is in the index."""
+    if not flip.held:
+        log_event("alert_held", check=check.uuid, flip=flip.id, held_by=list(held.held_by))
+    if deps.store.defer_delivery(check, flip, held, deps.settings.due_shards):
+        return domain.with_flip(check, held)
+    return check
 
 
 def _publish_failed(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:
@@ -291,6 +336,7 @@ class SweepReport:
     alerts_failed: int = 0
     alerts_deferred: int = 0  # left for the next sweep: this one was out of publishes
     lost_races: int = 0
+    reminders: int = 0
     refreshed: int = 0
     errors: int = 0
     out_of_time: bool = False  # stopped at its time budget; the rest stays due
@@ -334,26 +380,42 @@ def _sweep_check(
     limits: SweepLimits | None = None,
 ) -> None:
     limits = limits or SweepLimits(deps.settings.sweep_publish_limit)
-    overdue = domain.find_overdue(check, now)
-    if overdue is not None:
-        down, flip = domain.flip_down(check, overdue, lease_from=now)
-        try:
-            stored = deps.store.write_state(
-                check, down, shards=deps.settings.due_shards, guard_last_ping=True
-            )
-        except (StaleCheck, NotFound):
-            # Another sweep or a ping got there first; the next sweep sees the new state.
-            report.lost_races += 1
-            return
-        report.flipped += 1
-        note_flip(check.uuid, flip)
-        _count_delivery(report, deliver(deps, stored, flip, now, limits), flip)
+    advanced = domain.advance(check, now, lease_from=now)
+    if domain.has_state_change(check, advanced.check):
+        _write_advance(deps, check, advanced, now, report, limits)
         return
     pending = domain.deliverable(check, now)
     if pending:
         _retry_deliveries(deps, check, pending, now, report, limits)
         return
     _refresh_deadline(deps, check, report)
+
+
+def _write_advance(
+    deps: Deps,
+    check: Check,
+    advanced: domain.Advance,
+    now: datetime,
+    report: SweepReport,
+    limits: SweepLimits,
+) -> None:
+    """Store what the passed deadlines did (failures counted, a flip, a reminder), then deliver."""
+    try:
+        stored = deps.store.write_state(
+            check, advanced.check, shards=deps.settings.due_shards, guard_last_ping=True
+        )
+    except (StaleCheck, NotFound):
+        # Another sweep or a ping got there first; the next sweep sees the new state.
+        report.lost_races += 1
+        return
+    for flip in advanced.flips:
+        if flip.reminder:
+            report.reminders += 1
+        else:
+            report.flipped += 1
+            note_flip(check.uuid, flip)
+        stored = deliver(deps, stored, flip, now, limits)
+        _count_delivery(report, stored, flip)
 
 
 def _retry_deliveries(
@@ -380,7 +442,7 @@ def _retry_deliveries(
 def _count_delivery(report: SweepReport, after: Check, flip: Flip) -> None:
     if not flip.notifies:
         return
-    held = after.outbox.get(flip.id)
+    held = after.outbox.get(flip.key)
     if held is None:
         report.alerts_delivered += 1
     elif held.attempts > flip.attempts:
