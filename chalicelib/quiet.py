@@ -110,4 +110,3 @@ def parse_window(raw: Mapping[str, Any], name: str) -> QuietWindow:
         except schedule.InvalidTimezone:
             raise ValueError(f"{name} tz is not a valid timezone") from None
     return QuietWindow(expr, duration, zone)
-

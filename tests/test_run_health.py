@@ -488,9 +488,7 @@ def test_zero_turns_rules_off_and_the_fields_read_back(stack: Stack) -> None:
     assert doc["quiet"] == [WINDOW] and doc["depends_on"] == [] and doc["held_by"] == []
 
 
-def test_self_cycles_and_other_projects_dependencies_get_400(
-    stack: Stack, deps: Any
-) -> None:
+def test_self_cycles_and_other_projects_dependencies_get_400(stack: Stack, deps: Any) -> None:
     from chalicelib.service import create_project
 
     a = stack.create()
