@@ -337,7 +337,8 @@ def register_failure(
 
 def register_success(check: Check, at: datetime, lease_from: datetime) -> tuple[Check, Flip | None]:
     """Reset the failure count; a down check recovers after ``recover_threshold`` in a row."""
-    check = replace(check, failures=0)
+    if check.failures:
+        check = replace(check, failures=0)
     if check.status == "down":
         successes = check.successes + 1
         if successes < check.recover_threshold:
