@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test lint typecheck pytest screenshots clean
 
 $(STAMP): requirements.txt requirements-dev.txt clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,15 +20,21 @@ test: lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check app.py chalicelib tests tools clients/python
+	$(BIN)/ruff format --check app.py chalicelib tests tools clients/python
 
 typecheck: $(STAMP)
-	$(BIN)/mypy  # files from pyproject.toml: chalicelib, app.py, tools
+	$(BIN)/mypy  # files from pyproject.toml: chalicelib, app.py, tools, tests
 	cd clients/python && $(abspath $(BIN))/mypy  # the wrapper, by its own config
 
 # The Go client's tests run inside pytest (tests/test_go_client.py) when `go` is installed.
 pytest: $(STAMP)
 	@command -v go >/dev/null || echo "*** Go client tests SKIPPED: no go on PATH. Run: apt-get install golang-go ***"
 	$(BIN)/pytest -q
+
+# The dashboard's pictures (docs/img/*.png) from a seeded local stack; needs Chromium
+# (apt-get install chromium). The browser tests in `make test` need it too, and skip loudly without.
+screenshots: $(STAMP)
+	$(BIN)/python -m tools.screenshots
 
 # Deploying (docs/deploy.md): credentials and region come from the usual AWS chain.
 #   make package                  SAM/CloudFormation template + zip in $(DIST)/, cfn-lint checked

@@ -1,4 +1,4 @@
-"""Vigil's Chalice app: the ping routes, the API blueprint and the sweeper schedule.
+"""Vigil's Chalice app: the ping routes, the API, badge and dashboard blueprints, the sweeper.
 
 Handlers parse, call a use case and respond; everything else lives in ``chalicelib``.
 Nothing here talks to AWS at import time.
@@ -14,7 +14,9 @@ from chalice.app import Chalice, Rate, Request, Response
 
 from chalicelib import metrics, service, web
 from chalicelib.api_routes import routes as api_routes
+from chalicelib.badge_routes import routes as badge_routes
 from chalicelib.clock import utc_now
+from chalicelib.dashboard import routes as dashboard_routes
 from chalicelib.domain import Ping
 from chalicelib.wiring import deps
 
@@ -22,6 +24,8 @@ app = Chalice(app_name="vigil")
 app.log.setLevel(logging.INFO)
 logging.getLogger("vigil").setLevel(logging.INFO)
 app.register_blueprint(api_routes)
+app.register_blueprint(badge_routes)
+app.register_blueprint(dashboard_routes)
 
 PING_METHODS = ["GET", "POST", "HEAD"]
 
@@ -33,7 +37,6 @@ def flush_metrics(event: Any, get_response: Any) -> Any:
         return get_response(event)
     finally:
         metrics.flush()
-
 
 
 # Jobs ping with any content type or none (curl -d sends form-urlencoded).
@@ -73,7 +76,7 @@ def _ping(code: str, suffix: str | None, last: str | None) -> Response:
         )
         created = _record(request, target, ping)
     except Exception as error:
-        return web.ping_error(error, request.method)
+        return web.ping_error(error, request.method, web.request_id(request.context))
     if created:
         return web.ping_ok(request.method, settings.ping_body_limit, 201, "Created")
     return web.ping_ok(request.method, settings.ping_body_limit)

@@ -1,25 +1,18 @@
-"""Alert messages (pure formatting) and the SNS adapter that publishes them.
+"""Alerts, channel-neutral: what happened to a check, and renderings any channel can reuse.
 
-One SNS message per notifying flip, ``MessageStructure=json``: machines (default, sqs, lambda,
-https, email-json) get a versioned JSON document, email gets readable text, SMS a single line.
-Message attributes let subscription filter policies pick events, reasons, checks, projects
-and tags. Every message carries the flip id so at-least-once delivery can be de-duplicated.
-
-Every alert must be deliverable whatever a check's fields hold (design guarantee 9). SNS
-refuses a message over 256 KB, and with ``MessageStructure=json`` every protocol's copy counts
-(traps.md section 10), so the machine JSON is carried once, under ``default``, which SNS hands
-to every protocol without its own key; free-text fields are cut with a visible marker; and the
-result is measured, cutting harder until it fits ``ALERT_BUDGET_BYTES``.
+An ``Alert`` says what happened (the event and reason, the check as of the flip, the flip, the
+last ping); it knows nothing of any channel. An ``Alerter`` (the port) delivers one and returns
+a message id. Each channel adapter renders the alert its own way: ``chalicelib.sns.SnsAlerter``
+builds SNS's envelope, attributes and size budget. A new channel (Slack, PagerDuty, webhooks)
+is another ``Alerter``; it may reuse ``alert_document`` (the versioned JSON every machine
+subscriber gets), ``email_text`` and the ``clip`` helpers here.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.check_json import check_to_dict
 from chalicelib.domain import Check, Flip, LoggedPing
@@ -27,14 +20,6 @@ from chalicelib.inputs import printable
 
 ALERT_FORMAT_VERSION = 1
 BODY_EXCERPT_BYTES = 1_000
-SUBJECT_MAX = 99  # SNS rejects subjects of 100 characters or more
-SNS_MESSAGE_LIMIT_BYTES = 262_144  # message plus attributes, all protocols' copies together
-# A third of the limit: Publish travels URL-encoded, at most three bytes per byte, so even the
-# HTTP request stays under SNS's limit. Real alerts are a few KB; only absurd fields come near.
-ALERT_BUDGET_BYTES = SNS_MESSAGE_LIMIT_BYTES // 3 - 2_048
-# (characters kept per free-text field, bytes kept of the last ping's body), tried in order
-# until the alert fits. The last step is small enough to fit whatever the check holds.
-CLIP_STEPS = ((4_000, BODY_EXCERPT_BYTES), (1_000, 500), (200, 200), (40, 0))
 # Free text a user or a job controls; everything else in an alert is short by construction.
 # site_root comes from the Host header of the ?create=1 ping that made the check.
 CLIPPED_CHECK_FIELDS = (
@@ -48,51 +33,34 @@ CLIPPED_CHECK_FIELDS = (
     "site_root",
 )
 CLIPPED_PING_FIELDS = ("ua", "remote_addr")
-TAGS_ATTRIBUTE_BYTES = 2_048
 
 
 @dataclass(frozen=True)
 class Alert:
-    subject: str
-    message: str  # the MessageStructure=json envelope
-    attributes: dict[str, dict[str, str]]
-    document: dict[str, Any]
+    """A notifying flip, as it happened: the check as of the flip and its last ping."""
+
+    check: Check
+    flip: Flip
+    last_ping: LoggedPing | None
+
+    @property
+    def event(self) -> str:
+        return event(self.flip)
+
+    @property
+    def reason(self) -> str | None:
+        return self.flip.reason if self.flip.new == "down" else None
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The machine-readable alert, uncut (adapters cut it to their channel's limits)."""
+        return alert_document(self.check, self.flip, self.last_ping)
 
 
-def build_alert(check: Check, flip: Flip, last_ping: LoggedPing | None) -> Alert:
-    """The alert for ``flip``, cut down step by step until it fits ``ALERT_BUDGET_BYTES``."""
-    for text_limit, body_limit in CLIP_STEPS:
-        clipped = clip_check(check, text_limit)
-        alert = _compose(check, clipped, flip, clip_ping(last_ping, text_limit, body_limit))
-        if published_size(alert) <= ALERT_BUDGET_BYTES:
-            break
-    return alert
-
-
-def _compose(original: Check, check: Check, flip: Flip, last_ping: LoggedPing | None) -> Alert:
-    document = alert_document(check, flip, last_ping)
-    # Protocols without a key of their own (sqs, lambda, http, https, email-json) get
-    # ``default``: one copy of the document instead of six.
-    envelope = {
-        "default": json.dumps(document, sort_keys=True),
-        "email": email_text(check, flip, last_ping),
-        "sms": sms_text(check, flip),
-    }
-    return Alert(
-        subject=subject(check, flip),
-        message=json.dumps(envelope),
-        # From the original: a cut tag would filter as a tag the check does not have.
-        attributes=message_attributes(original, flip),
-        document=document,
-    )
-
-
-def published_size(alert: Alert) -> int:
-    """Bytes SNS counts against its limit: the message, the subject and every attribute."""
-    size = len(alert.message.encode()) + len(alert.subject.encode())
-    for name, attribute in alert.attributes.items():
-        size += len(name.encode()) + sum(len(value.encode()) for value in attribute.values())
-    return size
+class Alerter(Protocol):
+    def publish(self, alert: Alert) -> str:
+        """Deliver the alert; return the channel's message id. Raise if it was not sent."""
+        ...
 
 
 def clip(text: str, limit: int) -> str:
@@ -179,18 +147,12 @@ def _last_ping_doc(last: LoggedPing) -> dict[str, Any]:
 
 
 def _excerpt(body: bytes) -> str:
-    # build_alert has already cut the body to an excerpt (clip_body).
+    # sns_message (or any channel) has already cut the body to an excerpt (clip_body).
     return body.decode("utf-8", errors="replace")
 
 
 def display_name(check: Check) -> str:
     return check.name or check.slug or check.uuid
-
-
-def subject(check: Check, flip: Flip) -> str:
-    # SNS subjects must be printable ASCII on one line.
-    name = re.sub(r"[^\x20-\x7e]", "?", display_name(check))
-    return f"{event(flip).upper()}: {name}"[:SUBJECT_MAX]
 
 
 _REASON_TEXT = {
@@ -258,57 +220,3 @@ def _last_ping_lines(last_ping: LoggedPing | None) -> list[str]:
     if ping.body:
         lines += ["  body:", *("    " + line for line in _excerpt(ping.body).splitlines())]
     return lines
-
-
-def sms_text(check: Check, flip: Flip) -> str:
-    when = flip.at.strftime("%Y-%m-%d %H:%M UTC")
-    if flip.reminder:
-        hours = down_for(check, flip).total_seconds() / 3600
-        return f"{subject(check, flip)}: down {hours:g} h since {when} ({flip.reason})"
-    return f"{subject(check, flip)} ({flip.reason}) at {when}"
-
-
-def message_attributes(check: Check, flip: Flip) -> dict[str, dict[str, str]]:
-    attributes = {
-        "event": {"DataType": "String", "StringValue": event(flip)},
-        "check": {"DataType": "String", "StringValue": check.uuid},
-        "project": {"DataType": "String", "StringValue": check.project},
-        "flip_id": {"DataType": "String", "StringValue": flip.id},
-        "tags": {"DataType": "String.Array", "StringValue": tags_attribute(check.tag_list)},
-    }
-    if flip.new == "down":
-        attributes["reason"] = {"DataType": "String", "StringValue": flip.reason}
-    if flip.reminder:
-        attributes["reminder"] = {"DataType": "Number", "StringValue": str(flip.reminder)}
-    return attributes
-
-
-def tags_attribute(tags: list[str]) -> str:
-    """The tags as a JSON array, whole tags only, as many as fit ``TAGS_ATTRIBUTE_BYTES``."""
-    kept: list[str] = []
-    for tag in tags:
-        if len(json.dumps([*kept, tag]).encode()) > TAGS_ATTRIBUTE_BYTES:
-            break
-        kept.append(tag)
-    return json.dumps(kept)
-
-
-class SnsAlerter:
-    """Publishes alerts to the deployment's topic. The client is built on first use."""
-
-    def __init__(self, client_factory: Callable[[], Any], topic_arn: str) -> None:
-        self._client_factory = client_factory
-        self._client: Any = None
-        self.topic_arn = topic_arn
-
-    def publish(self, alert: Alert) -> str:
-        if self._client is None:
-            self._client = self._client_factory()
-        reply = self._client.publish(
-            TopicArn=self.topic_arn,
-            Subject=alert.subject,
-            Message=alert.message,
-            MessageStructure="json",
-            MessageAttributes=alert.attributes,
-        )
-        return str(reply["MessageId"])

@@ -1,7 +1,8 @@
-"""Routes of the Management API (``/api/v1|v2|v3/...``) and of the badges.
+"""Routes of the Management API (``/api/v1|v2|v3/...``); the badges are in ``badge_routes``.
 
 Each endpoint answers CORS preflights and unsupported methods itself, as Healthchecks'
-``cors`` decorator does (204 / 405), then parses, calls ``chalicelib.api`` and renders.
+``cors`` decorator does (204 / 405), then parses (``web``), calls ``chalicelib.management``
+and renders. A new endpoint is one function here plus its use case in ``management``.
 """
 
 from __future__ import annotations
@@ -11,19 +12,17 @@ from typing import Any
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib import api, inputs, spec, web
+from chalicelib import management, spec, web
 from chalicelib.clock import utc_now
-from chalicelib.errors import MethodNotAllowed, NotFound
-from chalicelib.service import authorize
+from chalicelib.errors import MethodNotAllowed
+from chalicelib.management import authorize
 from chalicelib.store import KeyGrant
 from chalicelib.wiring import deps
 
 routes = Blueprint(__name__)
 
 EVERY_METHOD = ["GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"]
-BADGE_METHODS = ["GET", "HEAD", "OPTIONS"]
 ANY_CONTENT = ["*/*"]
-VERSIONS = {"v1": 1, "v2": 2, "v3": 3}
 Handler = Callable[..., Response]
 
 
@@ -40,7 +39,7 @@ def endpoint(path: str, allowed: tuple[str, ...]) -> Callable[[Handler], Handler
                     raise MethodNotAllowed()
                 return handler(request, **params)
             except Exception as error:
-                return web.api_error(error, methods)
+                return web.api_error(error, methods, web.request_id(request.context))
 
         view.__name__ = handler.__name__
         routes.route(path, methods=EVERY_METHOD, content_types=ANY_CONTENT)(view)
@@ -51,15 +50,13 @@ def endpoint(path: str, allowed: tuple[str, ...]) -> Callable[[Handler], Handler
 
 def _allowed_for(allowed: tuple[str, ...], code: str | None) -> tuple[str, ...]:
     """A unique key is read-only: Healthchecks routes it to GET-only views (else 405)."""
-    if code is not None and api.is_unique_key(code):
+    if code is not None and management.is_unique_key(code):
         return tuple(method for method in allowed if method == "GET")
     return allowed
 
 
 def _version(version: str) -> int:
-    if version not in VERSIONS:
-        raise NotFound()
-    return VERSIONS[version]
+    return web.api_version(version)
 
 
 def _grant(request: Request, *, write: bool, body: dict[str, Any] | None = None) -> KeyGrant:
@@ -70,8 +67,8 @@ def _grant(request: Request, *, write: bool, body: dict[str, Any] | None = None)
     return authorize(deps(), key, write=write)
 
 
-def _view(request: Request, version: int, grant: KeyGrant) -> api.View:
-    return api.View(version, grant.role == "ro", api.channel(deps())["id"])
+def _view(request: Request, version: int, grant: KeyGrant) -> management.View:
+    return management.View(version, grant.role == "ro", management.channel(deps())["id"])
 
 
 def _site(request: Request) -> str:
@@ -94,13 +91,13 @@ def checks(request: Request, version: str) -> Response:
         params = request.query_params
         tags = params.getlist("tag") if params and "tag" in params else []
         slug = params.get("slug") if params else None
-        found = api.list_checks(deps(), grant, tags, slug)
+        found = management.list_checks(deps(), grant, tags, slug)
         view, now = _view(request, number, grant), utc_now()
         return web.api_json({"checks": [view.check(c, now) for c in found]}, methods="GET, POST")
     body = _body(request)
     grant = _grant(request, write=True, body=body)
     check_spec, now = spec.parse_check_spec(body), utc_now()
-    check, created = api.upsert_check(deps(), grant, check_spec, now, _site(request), number)
+    check, created = management.upsert_check(deps(), grant, check_spec, now, _site(request), number)
     doc = _view(request, number, grant).check(check, now)
     return web.api_json(doc, status=201 if created else 200, methods="GET, POST")
 
@@ -110,26 +107,26 @@ def check(request: Request, version: str, code: str) -> Response:
     number, methods = _version(version), "GET, POST, DELETE"
     if request.method == "GET":
         grant = _grant(request, write=False)
-        found = api.find_check(deps(), grant, code)
+        found = management.find_check(deps(), grant, code)
         return web.api_json(_view(request, number, grant).check(found, utc_now()), methods=methods)
     if request.method == "DELETE":
         grant = _grant(request, write=True)
-        gone = api.delete_check(deps(), grant, code)
+        gone = management.delete_check(deps(), grant, code)
         return web.api_json(_view(request, number, grant).check(gone, utc_now()), methods=methods)
     body = _body(request)
     grant = _grant(request, write=True, body=body)
-    updated = api.update_check(deps(), grant, code, spec.parse_check_spec(body), number)
+    updated = management.update_check(deps(), grant, code, spec.parse_check_spec(body), number)
     return web.api_json(_view(request, number, grant).check(updated, utc_now()), methods=methods)
 
 
 @endpoint("/api/{version}/checks/{code}/pause", ("POST",))
 def pause(request: Request, version: str, code: str) -> Response:
-    return _pause_or_resume(request, version, code, api.pause_check)
+    return _pause_or_resume(request, version, code, management.pause_check)
 
 
 @endpoint("/api/{version}/checks/{code}/resume", ("POST",))
 def resume(request: Request, version: str, code: str) -> Response:
-    return _pause_or_resume(request, version, code, api.resume_check)
+    return _pause_or_resume(request, version, code, management.resume_check)
 
 
 def _pause_or_resume(request: Request, version: str, code: str, change: Any) -> Response:
@@ -145,17 +142,14 @@ def pings(request: Request, version: str, code: str) -> Response:
     _version(version)
     grant = _grant(request, write=True)
     base = f"{_site(request)}/api/{version}"
-    return web.api_json({"pings": api.list_pings(deps(), grant, code, base)}, methods="GET")
+    return web.api_json({"pings": management.list_pings(deps(), grant, code, base)}, methods="GET")
 
 
 @endpoint("/api/{version}/checks/{code}/pings/{number}/body", ("GET",))
 def ping_body(request: Request, version: str, code: str, number: str) -> Response:
     _version(version)
     grant = _grant(request, write=True)
-    ping_number = inputs.ascii_int(number, api.MAX_PING_NUMBER)
-    if ping_number is None:
-        raise NotFound()
-    body = api.ping_body(deps(), grant, code, ping_number)
+    body = management.ping_body(deps(), grant, code, web.ping_number(number))
     return web.api_body(body, request.headers.get("accept"))
 
 
@@ -163,7 +157,7 @@ def ping_body(request: Request, version: str, code: str, number: str) -> Respons
 def flips(request: Request, version: str, code: str) -> Response:
     _version(version)
     grant = _grant(request, write=False)
-    found = api.list_flips(deps(), grant, code, _query(request), utc_now())
+    found = management.list_flips(deps(), grant, code, _query(request), utc_now())
     return web.api_json({"flips": found}, methods="GET")
 
 
@@ -171,14 +165,15 @@ def flips(request: Request, version: str, code: str) -> Response:
 def channels(request: Request, version: str) -> Response:
     _version(version)
     _grant(request, write=True)
-    return web.api_json({"channels": [api.channel(deps())]}, methods="GET")
+    return web.api_json({"channels": [management.channel(deps())]}, methods="GET")
 
 
 @endpoint("/api/{version}/badges", ("GET",))
 def badge_list(request: Request, version: str) -> Response:
     _version(version)
     grant = _grant(request, write=False)
-    return web.api_json({"badges": api.badge_urls(deps(), grant, _site(request))}, methods="GET")
+    found = management.badge_urls(deps(), grant, _site(request))
+    return web.api_json({"badges": found}, methods="GET")
 
 
 @endpoint("/api/{version}/status", ("GET",))
@@ -186,46 +181,3 @@ def status(request: Request, version: str) -> Response:
     _version(version)
     deps().store.ping()
     return web.api_text(b"OK", methods="GET")
-
-
-@routes.route("/badge/{badge_key}/{signed}", methods=BADGE_METHODS)
-def project_badge_all(badge_key: str, signed: str) -> Response:
-    """``/badge/<key>/<sig>.<fmt>``: every check of the project."""
-    return _badge(lambda: _project_badge(badge_key, signed, None))
-
-
-@routes.route("/badge/{badge_key}/{signed}/{tagged}", methods=BADGE_METHODS)
-def project_badge_tag(badge_key: str, signed: str, tagged: str) -> Response:
-    """``/badge/<key>/<sig>/<tag>.<fmt>``: the project's checks with one tag."""
-    return _badge(lambda: _project_badge(badge_key, signed, tagged))
-
-
-@routes.route("/b/{states}/{keyed}", methods=BADGE_METHODS)
-def check_badge(states: str, keyed: str) -> Response:
-    """``/b/<2|3>/<check badge key>.<fmt>``."""
-
-    def render() -> tuple[str, str]:
-        parts = web.split_badge_name(keyed)
-        return api.check_badge(deps(), parts[0], states, parts[1], utc_now())
-
-    return _badge(render)
-
-
-def _project_badge(badge_key: str, signed: str, tagged: str | None) -> tuple[str, str]:
-    if tagged is None:
-        sig, fmt = web.split_badge_name(signed)
-        tag = "*"
-    else:
-        sig = signed
-        tag, fmt = web.split_badge_name(tagged)
-    return api.project_badge(deps(), badge_key, sig, tag, fmt, utc_now())
-
-
-def _badge(render: Callable[[], tuple[str, str]]) -> Response:
-    if routes.current_request.method == "OPTIONS":
-        return web.badge_preflight()
-    try:
-        content_type, body = render()
-    except Exception as error:
-        return web.badge_error(error)
-    return web.badge_response(content_type, body)

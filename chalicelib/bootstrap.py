@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.store import TABLE_SCHEMA, TTL_ATTRIBUTE
+from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
 
 DEFAULT_TABLE = "vigil"
 DEFAULT_TOPIC_NAME = "vigil-alerts"

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from chalicelib.bootstrap import DEFAULT_TABLE, DEFAULT_TOPIC_NAME, bootstrap
-from chalicelib.service import Deps, create_project
+from chalicelib.deps import Deps
+from chalicelib.dynamo import DynamoStore
+from chalicelib.management import create_project
 from chalicelib.settings import Settings
-from chalicelib.store import DynamoStore
 from chalicelib.wiring import aws_client, build_deps
 
 

@@ -23,9 +23,7 @@ from chalicelib.quiet import QuietWindow
 Status = Literal["new", "up", "down", "paused"]
 Kind = Literal["simple", "cron"]
 Action = Literal["success", "start", "fail", "log", "progress", "ign"]
-FlipReason = Literal[
-    "timeout", "fail", "overrun", "stalled", "too_fast", "ping", "pause", "resume"
-]
+FlipReason = Literal["timeout", "fail", "overrun", "stalled", "too_fast", "ping", "pause", "resume"]
 
 DEFAULT_TIMEOUT_SECONDS = 86_400
 DEFAULT_GRACE_SECONDS = 3_600

@@ -57,10 +57,6 @@ class MethodNotAllowed(VigilError):
     message = "method not allowed"
 
 
-class SlugTaken(Exception):
-    """An auto-provisioned check lost the race for its slug to another request."""
-
-
 class NotAcceptable(VigilError):
     """A binary ping body asked for without an Accept header that takes bytes."""
 
@@ -111,11 +107,3 @@ class Forbidden(VigilError):
 
     status_code = 403
     message = "forbidden"
-
-
-class StaleCheck(Exception):
-    """A conditional write lost a race; ``current`` is the check as it is now, or None if gone."""
-
-    def __init__(self, current: object | None) -> None:
-        super().__init__("check changed since it was read")
-        self.current = current

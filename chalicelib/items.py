@@ -1,6 +1,6 @@
 """How checks, flips and pings map to DynamoDB items and update expressions.
 
-Kept apart from ``store.py`` so the adapter reads as a list of operations. Attribute types are
+Kept apart from ``dynamo.py`` so the adapter reads as a list of operations. Attribute types are
 checked here, because moto accepts a wrongly typed GSI key and then crashes on Query.
 """
 

@@ -208,6 +208,7 @@ def demo_instructions(api: str, keys: dict[str, str]) -> str:
             json.dumps(keys, indent=2),
             "Create a check and ping it (paste into another terminal):",
             f"  UUID=$({create} | {EXTRACT_UUID}) && curl -fsS {api}/ping/$UUID && echo",
+            f"Dashboard (signs in with the read-write key): {api}/#key={keys['api_key']}",
             "Then stay silent: a DOWN alert prints here after timeout + grace; ping again for UP.",
             "Ctrl-C stops everything.",
         ]
@@ -286,7 +287,7 @@ def _start_stack(
 
 def _demo_keys(state: StateFile) -> dict[str, str]:
     """The saved demo project if its keys still resolve, else a new one (saved with the rest)."""
-    from chalicelib.service import create_project
+    from chalicelib.management import create_project
     from chalicelib.wiring import deps
 
     if state.demo and deps().store.resolve_key(state.demo["api_key"]) is not None:

@@ -42,6 +42,7 @@ DUE_CHECKS = "DueChecks"  # gauge, count
 OLDEST_DUE_LAG = "OldestDueLagSeconds"  # gauge, seconds
 SWEEP_COMPLETED = "SweepCompleted"  # count: the sweeper's heartbeat
 MALFORMED_ITEMS = "MalformedItems"  # count: check items skipped because they cannot be read
+INTERNAL_ERRORS = "InternalErrors"  # count: requests answered 500 (a bug, or a broken config)
 
 FUNCTION_DIMENSION = "FunctionName"
 # EMF limits: 100 values per metric in one line, 30 dimensions per set.

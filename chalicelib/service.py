@@ -1,99 +1,38 @@
-"""Use cases: record a ping, create and read checks, sweep for due checks, deliver flips.
+"""Use cases of the ping path and the sweep: record a ping, sweep for due checks.
 
-Each takes its collaborators (``Deps``) and ``now`` as arguments; none reads the clock or the
-environment. Writes are optimistic: compute the new state from a snapshot, write it on the
-condition that the snapshot is still current, and on a lost race start again from the state the
-failed write returned (no extra read).
+The Management API's use cases (list, create, edit, pause, delete checks; projects) live in
+``chalicelib.management``; delivering a flip's alert in ``chalicelib.delivery``. Each use case
+takes its collaborators (``Deps``) and ``now`` as arguments; none reads the clock or the
+environment. Writes are optimistic (``store.retry_on_conflict``): compute the new state from a
+snapshot, write it on the condition that the snapshot is still current, and on a lost race start
+again from the state the failed write returned (no extra read).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import secrets
-import uuid as uuidlib
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from chalicelib import dependencies, domain, metrics, quiet
-from chalicelib.alerts import Alert, build_alert
-from chalicelib.badges import BadgeSnapshots
+from chalicelib import domain, metrics
+from chalicelib.delivery import SweepLimits, deliver, note_flip
+from chalicelib.deps import Deps
 from chalicelib.domain import Check, Flip, Ping
-from chalicelib.errors import (
-    AmbiguousSlug,
-    InvalidRunId,
-    InvalidUrl,
-    MissingApiKey,
-    NotFound,
-    SlugTaken,
-    StaleCheck,
-    ValidationFailed,
-    WrongApiKey,
-)
+from chalicelib.errors import AmbiguousSlug, InvalidRunId, InvalidUrl, NotFound, ValidationFailed
 from chalicelib.logs import log_event
-from chalicelib.settings import Settings
+from chalicelib.management import create_check
 from chalicelib.spec import CheckSpec, parse_check_spec
-from chalicelib.store import DynamoStore, KeyGrant, Project
+from chalicelib.store import KeyGrant, SlugTaken, StaleCheck, retry_on_conflict
 
 logger = logging.getLogger("vigil")
 
-# Optimistic writes retry from the state the failed write returned; under any realistic
-# contention a handful of attempts suffice, the bound only stops a livelock.
-MAX_WRITE_ATTEMPTS = 200
-SNAPSHOT_CACHE_SIZE = 1024
-API_KEY_LENGTH = 32
 PRUNE_EVERY = 100
-PING_KEY_LENGTH = 22
-PING_KEY_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
-# Matched with fullmatch: ``$`` would let a trailing newline through.
-PING_KEY_PATTERN = re.compile(r"[a-z0-9]{22}")
+# Checked here, not in ``web``: a rid is only judged once the check is found (404 first).
 RID_PATTERN = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
 )
-
-
-class Alerter(Protocol):
-    def publish(self, alert: Alert) -> str: ...
-
-
-class SnapshotCache:
-    """Last known state per check, so a warm ping writes without reading first.
-
-    A stale entry costs nothing but a retry: the conditional write fails and returns the
-    current item.
-    """
-
-    def __init__(self, size: int = SNAPSHOT_CACHE_SIZE) -> None:
-        self._size = size
-        self._items: OrderedDict[str, Check] = OrderedDict()
-
-    def get(self, check_uuid: str) -> Check | None:
-        check = self._items.get(check_uuid)
-        if check is not None:
-            self._items.move_to_end(check_uuid)
-        return check
-
-    def put(self, check: Check) -> None:
-        self._items[check.uuid] = check
-        self._items.move_to_end(check.uuid)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
-
-    def drop(self, check_uuid: str) -> None:
-        self._items.pop(check_uuid, None)
-
-
-@dataclass
-class Deps:
-    settings: Settings
-    store: DynamoStore
-    alerter: Alerter
-    snapshots: SnapshotCache = field(default_factory=SnapshotCache)
-    ping_keys: dict[str, str] = field(default_factory=dict)
-    badge_snapshots: BadgeSnapshots = field(default_factory=BadgeSnapshots)
 
 
 # --- pings ------------------------------------------------------------------------------
@@ -183,7 +122,8 @@ def _project_for_ping_key(deps: Deps, ping_key: str) -> str:
     # Ping keys never change, so a process may remember what it resolved.
     project = deps.ping_keys.get(ping_key)
     if project is None:
-        grant = deps.store.resolve_key(ping_key) if PING_KEY_PATTERN.fullmatch(ping_key) else None
+        # ``web.parse_ping_path`` has checked its format: only ASCII reaches the store.
+        grant = deps.store.resolve_key(ping_key)
         if grant is None or grant.role != "ping":
             raise NotFound()
         project = deps.ping_keys[ping_key] = grant.project
@@ -193,139 +133,18 @@ def _project_for_ping_key(deps: Deps, ping_key: str) -> str:
 def _write_ping(
     deps: Deps, check: Check, ping: Ping, now: datetime
 ) -> tuple[domain.PingResult, Check]:
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        result = domain.apply_ping(check, ping, now, lease_from=now)
-        try:
-            stored = deps.store.write_state(
-                check, result.check, shards=deps.settings.due_shards, count_ping=True
-            )
-        except StaleCheck as stale:
-            assert isinstance(stale.current, Check)
-            check = stale.current
-            continue
-        except NotFound:
-            deps.snapshots.drop(check.uuid)
-            raise
-        return result, stored
-    raise RuntimeError(f"gave up writing a ping to {check.uuid} after {MAX_WRITE_ATTEMPTS} races")
+    def attempt(current: Check) -> tuple[domain.PingResult, Check]:
+        result = domain.apply_ping(current, ping, now, lease_from=now)
+        return result, deps.store.write_state(current, result.check, count_ping=True)
 
-
-# --- delivery ---------------------------------------------------------------------------
-
-
-def note_flip(check_uuid: str, flip: Flip) -> None:
-    log_event("flip", check=check_uuid, flip=flip.id, to=flip.new, reason=flip.reason)
-    metrics.count(metrics.FLIPS)
-
-
-def deliver(
-    deps: Deps, check: Check, flip: Flip, now: datetime, limits: SweepLimits | None = None
-) -> Check:
-    """Record the flip, publish it if it notifies, then drop it from the outbox.
-
-    A failure leaves the flip in the outbox, leased until its next retry (``retry_delay``);
-    a sweep then retries it. So delivery is at least once, and the stable flip id lets
-    subscribers drop a repeat. A sweep out of publishes (``limits``) leaves the flip for the
-    next sweep as it is.
-    """
     try:
-        if not flip.reminder and not flip.held:  # a reminder is no flip; a held one is recorded
-            deps.store.record_flip(check.uuid, flip)
+        return retry_on_conflict(check, attempt)
     except NotFound:
-        # The check was deleted while its flip waited: nobody is left to alert about.
-        log_event("flip_dropped", check=check.uuid, flip=flip.id, why="check deleted")
-        return domain.without_flip(check, flip.key)
-    if flip.notifies and check.alerts_enabled:
-        if flip.held and not _outage_goes_on(check, flip):
-            # Recovered, paused or reset while its down alert was held: nothing to say.
-            log_event("flip_dropped", check=check.uuid, flip=flip.id, why="outage over")
-            deps.store.remove_from_outbox(check, flip.key, deps.settings.due_shards)
-            return domain.without_flip(check, flip.key)
-        held = _withheld(deps, check, flip, now)
-        if held is not None:
-            return _hold(deps, check, flip, held)
-        if limits is not None and not limits.take_publish():
-            return check
-        alert = build_alert(check, flip, deps.store.last_ping_entry(check.uuid))
-        try:
-            message_id = deps.alerter.publish(alert)
-        except Exception:
-            return _publish_failed(deps, check, flip, now)
-        log_event(
-            "alert", check=check.uuid, flip=flip.id, to=flip.new, reminder=flip.reminder,
-            message=message_id,
-        )
-        metrics.count(metrics.ALERTS_PUBLISHED)
-    deps.store.remove_from_outbox(check, flip.key, deps.settings.due_shards)
-    return domain.without_flip(check, flip.key)
-
-
-def _outage_goes_on(check: Check, flip: Flip) -> bool:
-    return check.status == "down" and check.outage is not None and check.outage.id == flip.id
-
-
-def _withheld(deps: Deps, check: Check, flip: Flip, now: datetime) -> Flip | None:
-    """The down alert held, if a quiet window is open now or an upstream check is failing.
-
-    Upstreams are judged at the flip's own time when it is first delivered (an outage that
-    began while its upstream was failing is held), and at ``now`` once held (it is released
-    when nothing holds it any more). Reminders are never held: they are skipped instead.
-    """
-    if flip.new != "down" or flip.reminder:
-        return None
-    quiet_until = quiet.open_until(check.quiet, check.tz, now)
-    at = now if flip.held else flip.at
-    upstream = dependencies.holders(check, at, deps.store.get_checks)
-    waits = [now + dependencies.HOLD_RECHECK] if upstream else []
-    waits += [quiet_until] if quiet_until is not None else []
-    if not waits:
-        return None
-    held_by = tuple(sorted({*flip.held_by, *upstream}))
-    return replace(flip, held=True, held_by=held_by, lease=min(waits))
-
-
-def _hold(deps: Deps, check: Check, flip: Flip, held: Flip) -> Check:
-    """Keep the flip in the outbox until its hold is judged again; its lease is in the index."""
-    if not flip.held:
-        log_event("alert_held", check=check.uuid, flip=flip.id, held_by=list(held.held_by))
-    if deps.store.defer_delivery(check, flip, held, deps.settings.due_shards):
-        return domain.with_flip(check, held)
-    return check
-
-
-def _publish_failed(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:
-    """Count the failure and lease the flip until its retry, backing off per failure."""
-    retry = domain.after_failed_publish(flip, now)
-    logger.exception("alert publish failed (attempt %d); next try %s", retry.attempts, retry.lease)
-    log_event("alert_failed", check=check.uuid, flip=flip.id, attempts=retry.attempts)
-    metrics.count(metrics.ALERTS_FAILED)
-    if deps.store.defer_delivery(check, flip, retry, deps.settings.due_shards):
-        return domain.with_flip(check, retry)
-    return check
+        deps.snapshots.drop(check.uuid)
+        raise
 
 
 # --- sweeps -----------------------------------------------------------------------------
-
-
-@dataclass
-class SweepLimits:
-    """What one sweep pass may spend: publish attempts, and time on the injected clock."""
-
-    publishes: int
-    stop_at: datetime | None = None
-    clock: Callable[[], datetime] | None = None
-    deferred: int = 0
-
-    def out_of_time(self) -> bool:
-        return self.stop_at is not None and self.clock is not None and self.clock() >= self.stop_at
-
-    def take_publish(self) -> bool:
-        """Spend one publish; False (and the alert is left for the next sweep) when none is left."""
-        if self.publishes <= 0:
-            self.deferred += 1
-            return False
-        self.publishes -= 1
-        return True
 
 
 @dataclass
@@ -350,7 +169,7 @@ def sweep(deps: Deps, now: datetime, limits: SweepLimits | None = None) -> Sweep
     """
     limits = limits or SweepLimits(deps.settings.sweep_publish_limit)
     report = SweepReport()
-    for check in deps.store.due_checks(now, deps.settings.due_shards):
+    for check in deps.store.due_checks(now):
         if limits.out_of_time():
             report.out_of_time = True
             break
@@ -401,9 +220,7 @@ def _write_advance(
 ) -> None:
     """Store what the passed deadlines did (failures counted, a flip, a reminder), then deliver."""
     try:
-        stored = deps.store.write_state(
-            check, advanced.check, shards=deps.settings.due_shards, guard_last_ping=True
-        )
+        stored = deps.store.write_state(check, advanced.check, guard_last_ping=True)
     except (StaleCheck, NotFound):
         # Another sweep or a ping got there first; the next sweep sees the new state.
         report.lost_races += 1
@@ -452,7 +269,7 @@ def _count_delivery(report: SweepReport, after: Check, flip: Flip) -> None:
 def _refresh_deadline(deps: Deps, check: Check, report: SweepReport) -> None:
     """Nothing to do: the stored deadline was stale (an edit, a delivered flip). Rewrite it."""
     try:
-        deps.store.write_state(check, check, shards=deps.settings.due_shards, guard_last_ping=True)
+        deps.store.write_state(check, check, guard_last_ping=True)
     except (StaleCheck, NotFound):
         report.lost_races += 1
         return
@@ -528,82 +345,3 @@ def _measured_sweep(
     metrics.count(metrics.SWEEP_COMPLETED)
     metrics.flush(now)
     return report
-
-
-# --- checks and keys --------------------------------------------------------------------
-
-
-def authorize(deps: Deps, api_key: str | None, *, write: bool) -> KeyGrant:
-    if api_key is None or len(api_key) != API_KEY_LENGTH:
-        raise MissingApiKey()
-    if not api_key.isascii():
-        raise WrongApiKey()  # no key we issue has such characters, and some cannot be hashed
-    grant = deps.store.resolve_key(api_key)
-    allowed = ("rw",) if write else ("rw", "ro")
-    if grant is None or grant.role not in allowed:
-        raise WrongApiKey()
-    return grant
-
-
-def create_check(
-    deps: Deps,
-    grant: KeyGrant,
-    spec: CheckSpec,
-    now: datetime,
-    site_root: str,
-    *,
-    exclusive_slug: bool = False,
-) -> Check:
-    check = Check(
-        uuid=str(uuidlib.uuid4()),
-        project=grant.project,
-        created=now,
-        badge_key=str(uuidlib.uuid4()),
-        site_root=site_root,
-    )
-    check = apply_spec(check, spec)
-    deps.store.create_check(check, deps.settings.due_shards, exclusive_slug=exclusive_slug)
-    log_event("check_created", check=check.uuid, project=grant.project)
-    return check
-
-
-def apply_spec(check: Check, spec: CheckSpec) -> Check:
-    """Only supplied fields change. ``schedule`` makes a cron check, ``timeout`` a simple one."""
-    changes = spec.changes()
-    if spec.schedule is not None:
-        changes["kind"] = "cron"
-    elif spec.timeout is not None:
-        changes["kind"] = "simple"
-    if spec.channels is not None:
-        changes["alerts_enabled"] = spec.channels != ""
-    if spec.subject_implies_filter:
-        success = changes.get("success_kw", check.success_kw)
-        changes["filter_subject"] = bool(success or changes.get("failure_kw", check.failure_kw))
-    return replace(check, **changes)
-
-
-@dataclass(frozen=True)
-class ProjectKeys:
-    project: str
-    api_key: str
-    api_key_readonly: str
-    ping_key: str
-
-
-def create_project(deps: Deps, name: str) -> ProjectKeys:
-    keys = ProjectKeys(
-        project=str(uuidlib.uuid4()),
-        api_key="hcw_" + secrets.token_urlsafe(21),
-        api_key_readonly="hcr_" + secrets.token_urlsafe(21),
-        ping_key="".join(secrets.choice(PING_KEY_ALPHABET) for _ in range(PING_KEY_LENGTH)),
-    )
-    project = Project(
-        id=keys.project,
-        name=name,
-        badge_key=str(uuidlib.uuid4()),
-        badge_secret=secrets.token_urlsafe(24),
-    )
-    deps.store.create_project(
-        project, {"rw": keys.api_key, "ro": keys.api_key_readonly, "ping": keys.ping_key}
-    )
-    return keys

@@ -1,97 +1,58 @@
-"""DynamoDB adapter: the one table, and the conditional writes that keep it honest.
+"""The storage port: what the use cases need from a store, and how its writes can lose.
 
-Items (generic ``pk``/``sk`` keys):
-  CHECK#<uuid>            / CHECK            config + state of a check
-  CHECK#<uuid>            / PING#<n:010d>    one ping-log entry
-  CHECK#<uuid>            / FLIP#<at>#<id>   one recorded flip
-  PROJECT#<id>            / PROJECT          a project (name, badge key and secret)
-  KEY#<sha256>            / KEY              an API or ping key, hashed, pointing at its project
-  SLUG#<project>#<slug>   / SLUG             the set of checks with that slug (strongly consistent)
-  BADGE#<key>             / BADGE            a project's or a check's badge key
+``CheckStore`` is the one interface the use cases (``service``, ``management``) talk to.
+``chalicelib.dynamo.DynamoStore`` implements it on DynamoDB; ``tests/fakes.MemoryStore`` in
+memory, and ``tests/test_store_contract.py`` holds both to the same expectations. A new storage
+backend is a new module that implements this Protocol and passes that contract test.
 
-The ``due`` index is sparse: only checks with a pending ``alert_after`` carry ``due_shard`` and
-``alert_after``, so the sweeper reads due checks and nothing else. ``ClientError`` never leaves
-this module: lost races become ``StaleCheck`` and missing items ``NotFound``.
+Writes are optimistic: a write names the snapshot it was computed from and fails with
+``StaleCheck`` (carrying the current check) when the stored check has moved on.
+``retry_on_conflict`` is the one loop that re-runs such a write from the current state.
+Storage details (the DynamoDB due-index shard count, item layout, fences) stay inside the
+implementation.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
-from chalicelib import domain, items, metrics
-from chalicelib.clock import utc_now
 from chalicelib.domain import Check, Flip, LoggedPing, Ping
-from chalicelib.errors import NotFound, SlugTaken, StaleCheck, ValidationFailed
-from chalicelib.items import Item, MalformedItem, check_key, n, t
-from chalicelib.logs import log_event
 
-DUE_INDEX = "due"
-PROJECT_INDEX = "by_project"
 FLIP_RETENTION = timedelta(days=93)
-# The ping log is kept by count (VIGIL_PING_LOG_LIMIT); the TTL also bounds its age, and
-# removes any entry a deleted check might still have left behind.
-PING_RETENTION = timedelta(days=366)
-TTL_ATTRIBUTE = "expires"
-# A deleted check leaves fences on the keys an in-flight ping or delivery could still write
-# (its newest log numbers, its undelivered flips): bare keys marked ``gone`` that expire soon.
-FENCE_ATTRIBUTE = "gone"
-FENCE_TTL = timedelta(days=1)
-FENCED_PINGS = 100
-MAX_DELETE_ATTEMPTS = 200
-# Log and flip writes fail on a fence. attribute_not_exists is true when there is no item at
-# all, so an ordinary write is never refused:
-# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.OperatorsAndFunctions.html
-UNLESS_FENCED = "attribute_not_exists(#gone)"
-BATCH_GET_LIMIT = 100
-BATCH_WRITE_LIMIT = 25
+# Optimistic writes retry from the state the failed write returned; under any realistic
+# contention a handful of attempts suffice, the bound only stops a livelock.
+MAX_WRITE_ATTEMPTS = 200
 
-logger = logging.getLogger("vigil")
-
-TABLE_SCHEMA: dict[str, Any] = {
-    "AttributeDefinitions": [
-        {"AttributeName": "pk", "AttributeType": "S"},
-        {"AttributeName": "sk", "AttributeType": "S"},
-        {"AttributeName": "due_shard", "AttributeType": "S"},
-        {"AttributeName": "alert_after", "AttributeType": "N"},
-        {"AttributeName": "project", "AttributeType": "S"},
-    ],
-    "KeySchema": [
-        {"AttributeName": "pk", "KeyType": "HASH"},
-        {"AttributeName": "sk", "KeyType": "RANGE"},
-    ],
-    "BillingMode": "PAY_PER_REQUEST",
-    "GlobalSecondaryIndexes": [
-        {
-            "IndexName": DUE_INDEX,
-            "KeySchema": [
-                {"AttributeName": "due_shard", "KeyType": "HASH"},
-                {"AttributeName": "alert_after", "KeyType": "RANGE"},
-            ],
-            # ALL: a sweep evaluates straight from the index, one read per due check.
-            "Projection": {"ProjectionType": "ALL"},
-        },
-        {
-            "IndexName": PROJECT_INDEX,
-            "KeySchema": [
-                {"AttributeName": "project", "KeyType": "HASH"},
-                {"AttributeName": "pk", "KeyType": "RANGE"},
-            ],
-            # KEYS_ONLY: pings rewrite check state, and none of that is projected here,
-            # so this index costs nothing on the ping path.
-            "Projection": {"ProjectionType": "KEYS_ONLY"},
-        },
-    ],
-}
+T = TypeVar("T")
 
 
-def hash_key(secret: str) -> str:
-    """Keys are random and long, so a plain SHA-256 is enough to keep them out of the table."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+class StaleCheck(Exception):
+    """A conditional write lost a race; ``current`` is the check as it is now."""
+
+    def __init__(self, current: Check) -> None:
+        super().__init__("check changed since it was read")
+        self.current = current
+
+
+class SlugTaken(Exception):
+    """An auto-provisioned check lost the race for its slug to another request."""
+
+
+def retry_on_conflict(check: Check, attempt: Callable[[Check], T]) -> T:
+    """``attempt(check)``; after each lost race, again on the check as it now is.
+
+    No re-read: the failed write returned the current state. ``NotFound`` (the check was
+    deleted) and every other error propagate at once.
+    """
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        try:
+            return attempt(check)
+        except StaleCheck as stale:
+            check = stale.current
+    raise RuntimeError(f"gave up writing {check.uuid} after {MAX_WRITE_ATTEMPTS} lost races")
 
 
 @dataclass(frozen=True)
@@ -114,565 +75,96 @@ class BadgeOwner:
     check: str | None  # None: the project's own badge key
 
 
-class DynamoStore:
-    def __init__(
-        self, client_factory: Callable[[], Any], table: str, clock: Callable[[], datetime] = utc_now
-    ) -> None:
-        self._client_factory = client_factory
-        self._client: Any = None
-        self.table = table
-        self.clock = clock  # only to date the fences a delete leaves
+class CheckStore(Protocol):
+    """Checks, their ping log and flips, projects, keys and badge keys."""
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = self._client_factory()
-        return self._client
-
-    def _get(self, key: Item) -> Item | None:
-        reply = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True)
-        item: Item | None = reply.get("Item")
-        return item
-
-    # --- checks ---------------------------------------------------------------------
+    # --- checks: config and state ---------------------------------------------------
 
     def get_check(self, check_uuid: str) -> Check | None:
-        item = self._get(check_key(check_uuid))
-        return None if item is None else items.check_from_item(item)
+        """The check as stored now (strongly consistent), or None."""
 
     def get_checks(self, check_uuids: Iterable[str]) -> dict[str, Check]:
-        """Checks by key (one consistent BatchGetItem per 100); missing ones are left out."""
-        keys = [check_key(check_uuid) for check_uuid in sorted(set(check_uuids))]
-        return {check.uuid: check for check in readable_checks(self._batch_get(keys))}
+        """Checks by key, strongly consistent; missing ones are left out (never a scan)."""
 
-    def create_check(self, check: Check, shards: int, *, exclusive_slug: bool = False) -> None:
-        """The check, its slug entry and its badge key, all or nothing.
+    def create_check(self, check: Check, *, exclusive_slug: bool = False) -> None:
+        """The check, its slug entry and badge key, all or nothing.
 
-        ``exclusive_slug`` (auto-provisioning) fails with ``SlugTaken`` if another check got
-        the slug first, so two racing ``?create=1`` pings cannot make it ambiguous.
+        ``exclusive_slug``: ``SlugTaken`` if another check already has the slug.
         """
-        writes = [_put_new(_sized(items.check_to_item(check, shards)), self.table)]
-        writes += self._slug_moves(check.project, "", check.slug, check.uuid)
-        if exclusive_slug and check.slug:
-            writes[1]["Update"]["ConditionExpression"] = "attribute_not_exists(checks)"
-        writes.append(_put_new(_badge_item(check.badge_key, check.project, check.uuid), self.table))
-        try:
-            self.client.transact_write_items(TransactItems=writes)
-        except self.client.exceptions.TransactionCanceledException:
-            if exclusive_slug:
-                raise SlugTaken() from None
-            raise
 
     def write_state(
         self,
         before: Check,
         after: Check,
         *,
-        shards: int,
         count_ping: bool = False,
         guard_last_ping: bool = False,
     ) -> Check:
-        """Write ``after``'s state if the stored check is still ``before``; return what was stored.
+        """Store ``after``'s state if the stored state is still ``before``'s; return it.
 
-        The condition is the state version. A sweep also guards ``last_ping``, because a plain
-        success ping on an up check does not bump the version (so concurrent pings never
-        conflict) but must still stop a sweep that read the check before it arrived.
+        ``StaleCheck`` on a lost race, ``NotFound`` if the check is gone. ``count_ping``
+        adds one to ``n_pings``; ``guard_last_ping`` also requires ``last_ping`` unchanged.
         """
-        update = items.state_update(before, after, shards)
-        if count_ping:
-            update.add("n_pings", {"N": "1"})
-        condition = "attribute_exists(pk) AND #sv_old = :sv_old"
-        update.names["#sv_old"] = "sv"
-        update.values[":sv_old"] = n(before.sv)
-        if guard_last_ping:
-            condition += " AND " + _guard_last_ping(update, before)
-        try:
-            reply = self.client.update_item(
-                TableName=self.table,
-                Key=check_key(before.uuid),
-                UpdateExpression=update.expression(),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=update.names,
-                ExpressionAttributeValues=update.values,
-                ReturnValues="UPDATED_NEW" if count_ping else "NONE",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except self.client.exceptions.ConditionalCheckFailedException as exc:
-            raise _stale(exc.response.get("Item")) from None
-        n_pings = int(reply["Attributes"]["n_pings"]["N"]) if count_ping else after.n_pings
-        sv = before.sv + 1 if domain.has_state_change(before, after) else before.sv
-        return replace(after, n_pings=n_pings, sv=sv)
 
-    def write_config(self, before: Check, after: Check, shards: int) -> Check:
-        """Store an edited check (and move its slug) if nothing changed it since ``before``."""
-        _sized(items.check_to_item(after, shards))
-        update = items.config_update(before, after, shards)
-        update.names["#sv_old"] = "sv"
-        update.values[":sv_old"] = n(before.sv)
-        writes: list[Item] = [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": check_key(before.uuid),
-                    "UpdateExpression": update.expression(),
-                    "ConditionExpression": "attribute_exists(pk) AND #sv_old = :sv_old",
-                    "ExpressionAttributeNames": update.names,
-                    "ExpressionAttributeValues": update.values,
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            }
-        ]
-        writes += self._slug_moves(before.project, before.slug, after.slug, before.uuid)
-        self._transact_on_check(writes)
-        return replace(after, sv=before.sv + 1)
+    def write_config(self, before: Check, after: Check) -> Check:
+        """Store an edited check (and move its slug); ``StaleCheck`` if it changed since."""
 
     def delete_check(self, check: Check) -> None:
-        """Delete the check with its slug and badge entries, then its ping log and flips.
-
-        A ping racing the delete may have updated the check and not yet logged itself (or
-        recorded its flip). The delete is conditional on the ping count and state version, so
-        it knows every log number and flip such a ping can hold, and fences those keys.
-        """
-        for _ in range(MAX_DELETE_ATTEMPTS):
-            try:
-                self._delete_check_item(check)
-            except StaleCheck as stale:
-                assert isinstance(stale.current, Check)
-                check = stale.current
-                continue
-            self._purge(check)
-            return
-        raise RuntimeError(f"gave up deleting {check.uuid} after {MAX_DELETE_ATTEMPTS} races")
-
-    def _delete_check_item(self, check: Check) -> None:
-        writes: list[Item] = [
-            {
-                "Delete": {
-                    "TableName": self.table,
-                    "Key": check_key(check.uuid),
-                    "ConditionExpression": "#n = :n AND #sv = :sv",
-                    "ExpressionAttributeNames": {"#n": "n_pings", "#sv": "sv"},
-                    "ExpressionAttributeValues": {":n": n(check.n_pings), ":sv": n(check.sv)},
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            }
-        ]
-        writes += self._slug_moves(check.project, check.slug, "", check.uuid)
-        writes.append({"Delete": {"TableName": self.table, "Key": _badge_key(check.badge_key)}})
-        self._transact_on_check(writes)
-
-    def _purge(self, check: Check) -> None:
-        """Fence what an in-flight write could still add, delete everything else."""
-        pk = f"CHECK#{check.uuid}"
-        newest = check.n_pings
-        numbers = range(max(newest - FENCED_PINGS, 0) + 1, newest + 1)
-        fenced = {items.ping_sk(number) for number in numbers}
-        fenced |= {_flip_sk(flip) for flip in check.outbox.values()}
-        expires = n(int((self.clock() + FENCE_TTL).timestamp()))
-        fence: Item = {FENCE_ATTRIBUTE: {"BOOL": True}, TTL_ATTRIBUTE: expires, "pk": {"S": pk}}
-        puts = [{"PutRequest": {"Item": {**fence, "sk": {"S": sk}}}} for sk in sorted(fenced)]
-        stale = [key for key in self._keys_with_prefix(pk, "") if key["sk"]["S"] not in fenced]
-        self._write_batches(puts)
-        self._delete_keys(stale)
-
-    def _transact_on_check(self, writes: list[Item]) -> None:
-        """Run a transaction whose first write is conditional on the check; map its failure."""
-        try:
-            self.client.transact_write_items(TransactItems=writes)
-        except self.client.exceptions.TransactionCanceledException as exc:
-            reasons = exc.response.get("CancellationReasons") or [{}]
-            if reasons[0].get("Code") == "ConditionalCheckFailed":
-                raise _stale(reasons[0].get("Item")) from None
-            raise
-
-    def claim_delivery(self, check_uuid: str, flip: Flip, lease: datetime) -> bool:
-        """Take over an undelivered flip whose lease ran out; False if another sweep has it."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=check_key(check_uuid),
-                UpdateExpression="SET outbox.#f.lease = :new",
-                ConditionExpression="outbox.#f.lease = :old",
-                ExpressionAttributeNames={"#f": flip.key},
-                ExpressionAttributeValues={":new": t(lease), ":old": t(flip.lease)},
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
-
-    def defer_delivery(self, check: Check, held: Flip, retry: Flip, shards: int) -> bool:
-        """A publish failed: lease the flip until ``retry.lease``, if its lease is still ``held``.
-
-        The check's deadline moves with it, so the sweeps in between do not even read the
-        check; that part only while the state is still ``check``'s (version and last ping),
-        otherwise the lease moves alone and the next sweep refreshes the deadline. False if
-        another sweep took the flip over or the check is gone.
-        """
-        update = items.Update()
-        update.set_map_entry("outbox", retry.key, {"M": items.flip_attrs(retry)})
-        update.set_deadline(domain.with_flip(check, retry), shards)
-        update.names["#held"] = retry.key
-        update.values[":held"] = t(held.lease)
-        update.values[":sv_old"] = n(check.sv)
-        condition = "#outbox.#held.lease = :held AND sv = :sv_old"
-        condition += " AND " + _guard_last_ping(update, check)
-        try:
-            self._update(check.uuid, update, condition)
-            return True
-        except self.client.exceptions.ConditionalCheckFailedException:
-            pass
-        alone = items.Update()
-        alone.set_map_entry("outbox", retry.key, {"M": items.flip_attrs(retry)})
-        alone.names["#held"] = retry.key
-        alone.values[":held"] = t(held.lease)
-        try:
-            self._update(check.uuid, alone, "#outbox.#held.lease = :held")
-            return True
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-
-    def remove_from_outbox(self, check: Check, flip_key: str, shards: int) -> None:
-        """Delivered: forget the flip, and take its lease out of ``alert_after``.
-
-        The deadline is only rewritten while the state version still matches ``check``;
-        otherwise the flip is removed alone and a later sweep refreshes the deadline.
-        """
-        update = items.Update()
-        update.remove_map_entry("outbox", flip_key)
-        update.set_deadline(domain.without_flip(check, flip_key), shards)
-        update.values[":sv"] = n(check.sv)
-        try:
-            self._update(check.uuid, update, "sv = :sv")
-        except self.client.exceptions.ConditionalCheckFailedException:
-            alone = items.Update()
-            alone.remove_map_entry("outbox", flip_key)
-            try:
-                self._update(check.uuid, alone, "attribute_exists(pk)")
-            except self.client.exceptions.ConditionalCheckFailedException:
-                return  # the check was deleted meanwhile: there is no outbox left
-
-    def _update(self, check_uuid: str, update: items.Update, condition: str) -> None:
-        kwargs: dict[str, Any] = {}
-        if update.values:
-            kwargs["ExpressionAttributeValues"] = update.values
-        self.client.update_item(
-            TableName=self.table,
-            Key=check_key(check_uuid),
-            UpdateExpression=update.expression(),
-            ConditionExpression=condition,
-            ExpressionAttributeNames=update.names,
-            **kwargs,
-        )
-
-    def due_checks(self, now: datetime, shards: int) -> Iterator[Check]:
-        """Checks whose ``alert_after`` has passed, read from the sparse due index only."""
-        for shard in range(shards):
-            pages = self.client.get_paginator("query").paginate(
-                TableName=self.table,
-                IndexName=DUE_INDEX,
-                KeyConditionExpression="due_shard = :s AND alert_after <= :now",
-                ExpressionAttributeValues={":s": {"S": str(shard)}, ":now": items.epoch(now)},
-            )
-            for page in pages:
-                yield from readable_checks(page.get("Items", []))
+        """Delete the check and everything it owns; a racing ping or flip write gets NotFound."""
 
     def project_checks(self, project: str) -> list[Check]:
-        """Every check of a project: keys from the project index, items read consistently."""
-        pages = self.client.get_paginator("query").paginate(
-            TableName=self.table,
-            IndexName=PROJECT_INDEX,
-            KeyConditionExpression="project = :p AND begins_with(pk, :prefix)",
-            ExpressionAttributeValues={":p": {"S": project}, ":prefix": {"S": "CHECK#"}},
-        )
-        keys = [
-            {"pk": item["pk"], "sk": item["sk"]}
-            for page in pages
-            for item in page.get("Items", [])
-            if item["sk"]["S"] == items.CHECK_SK
-        ]
-        found = list(readable_checks(self._batch_get(keys)))
-        return sorted(found, key=lambda check: (check.created, check.uuid))
+        """Every check of the project, oldest first."""
 
-    def count_project_checks(self, project: str) -> int:
-        pages = self.client.get_paginator("query").paginate(
-            TableName=self.table,
-            IndexName=PROJECT_INDEX,
-            KeyConditionExpression="project = :p AND begins_with(pk, :prefix)",
-            ExpressionAttributeValues={":p": {"S": project}, ":prefix": {"S": "CHECK#"}},
-            Select="COUNT",
-        )
-        return sum(int(page["Count"]) for page in pages)
-
-    def _batch_get(self, keys: list[Item]) -> list[Item]:
-        found: list[Item] = []
-        for start in range(0, len(keys), BATCH_GET_LIMIT):
-            pending: dict[str, Any] = {
-                self.table: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}
-            }
-            while pending:
-                reply = self.client.batch_get_item(RequestItems=pending)
-                found.extend(reply["Responses"].get(self.table, []))
-                pending = reply.get("UnprocessedKeys") or {}
-        return found
-
-    # --- slugs ----------------------------------------------------------------------
+    def count_project_checks(self, project: str) -> int: ...
 
     def checks_with_slug(self, project: str, slug: str) -> list[str]:
-        item = self._get(_slug_key(project, slug))
-        if item is None or "checks" not in item:
-            return []
-        return sorted(item["checks"]["SS"])
+        """The uuids of the project's checks with this slug (strongly consistent)."""
 
-    def _slug_moves(self, project: str, old: str, new: str, check_uuid: str) -> list[Item]:
-        """Keep the slug sets in step with a check's slug, inside the caller's transaction."""
-        if old == new:
-            return []
-        moves = []
-        if old:
-            moves.append(self._slug_change(project, old, "DELETE", check_uuid))
-        if new:
-            moves.append(self._slug_change(project, new, "ADD", check_uuid))
-        return moves
+    # --- the sweep and delivery -----------------------------------------------------
 
-    def _slug_change(self, project: str, slug: str, action: str, check_uuid: str) -> Item:
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": _slug_key(project, slug),
-                "UpdateExpression": f"{action} checks :c",
-                "ExpressionAttributeValues": {":c": {"SS": [check_uuid]}},
-            }
-        }
+    def due_checks(self, now: datetime) -> Iterator[Check]:
+        """Checks whose ``alert_after`` is at or before ``now``, and no others."""
+
+    def claim_delivery(self, check_uuid: str, flip: Flip, lease: datetime) -> bool:
+        """Take over an undelivered flip whose lease is still ``flip.lease``."""
+
+    def defer_delivery(self, check: Check, held: Flip, retry: Flip) -> bool:
+        """Lease the flip until ``retry.lease`` if it is still held at ``held.lease``."""
+
+    def remove_from_outbox(self, check: Check, flip_key: str) -> None:
+        """The flip was delivered: forget it and move the check's deadline accordingly."""
 
     # --- ping log and flips ---------------------------------------------------------
 
     def log_ping(self, check_uuid: str, number: int, kind: str, ping: Ping, at: datetime) -> None:
-        """Log a ping; ``NotFound`` if the check was deleted since the ping counted it."""
-        item = items.ping_item(check_uuid, number, kind, ping, at)
-        item[TTL_ATTRIBUTE] = n(int((at + PING_RETENTION).timestamp()))
-        self._put_unless_fenced(item)
+        """Log ping ``number``; ``NotFound`` if the check was deleted since it counted it."""
 
-    def _put_unless_fenced(self, item: Item) -> None:
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item=item,
-                ConditionExpression=UNLESS_FENCED,
-                ExpressionAttributeNames={"#gone": FENCE_ATTRIBUTE},
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            raise NotFound() from None
-
-    def last_ping_entry(self, check_uuid: str) -> LoggedPing | None:
-        found = self.pings(check_uuid, newest=None, limit=1)
-        return found[0] if found else None
+    def last_ping_entry(self, check_uuid: str) -> LoggedPing | None: ...
 
     def pings(self, check_uuid: str, newest: int | None, limit: int) -> list[LoggedPing]:
-        """Up to ``limit`` log entries, newest first, none older than ``newest - limit``."""
-        values: Item = {":pk": {"S": f"CHECK#{check_uuid}"}}
-        if newest is None:
-            condition = "pk = :pk AND begins_with(sk, :prefix)"
-            values[":prefix"] = {"S": "PING#"}
-        else:
-            condition = "pk = :pk AND sk BETWEEN :low AND :high"
-            values[":low"] = {"S": items.ping_sk(max(newest - limit + 1, 1))}
-            values[":high"] = {"S": items.ping_sk(newest)}
-        reply = self.client.query(
-            TableName=self.table,
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=values,
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [items.logged_ping(item) for item in reply.get("Items", [])]
+        """Up to ``limit`` entries, newest first, none older than ``newest - limit``."""
 
-    def ping_entry(self, check_uuid: str, number: int) -> LoggedPing | None:
-        item = self._get({"pk": {"S": f"CHECK#{check_uuid}"}, "sk": {"S": items.ping_sk(number)}})
-        return None if item is None else items.logged_ping(item)
+    def ping_entry(self, check_uuid: str, number: int) -> LoggedPing | None: ...
 
     def prune_pings(self, check_uuid: str, up_to: int) -> None:
-        """Delete log entries numbered ``up_to`` and below (only their keys are read)."""
-        pages = self.client.get_paginator("query").paginate(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
-            ExpressionAttributeValues={
-                ":pk": {"S": f"CHECK#{check_uuid}"},
-                ":low": {"S": items.ping_sk(0)},
-                ":high": {"S": items.ping_sk(up_to)},
-            },
-            ProjectionExpression="pk, sk",
-        )
-        self._delete_keys([item for page in pages for item in page.get("Items", [])])
+        """Delete log entries numbered ``up_to`` and below."""
 
     def record_flip(self, check_uuid: str, flip: Flip) -> None:
-        """Idempotent: the key is derived from the flip, so a retried delivery rewrites it.
-
-        ``NotFound`` if the check was deleted while the flip waited to be delivered.
-        """
-        item: Item = {
-            "pk": {"S": f"CHECK#{check_uuid}"},
-            "sk": {"S": _flip_sk(flip)},
-            TTL_ATTRIBUTE: n(int((flip.at + FLIP_RETENTION).timestamp())),
-            **items.flip_attrs(flip),
-        }
-        self._put_unless_fenced(item)
+        """Idempotent per flip; ``NotFound`` if the check was deleted meanwhile."""
 
     def flips(self, check_uuid: str, since: datetime | None = None) -> list[Flip]:
-        """Recorded flips, newest first; ``since`` bounds the key range (TTL lags)."""
-        values: Item = {":pk": {"S": f"CHECK#{check_uuid}"}, ":low": {"S": "FLIP#"}}
-        if since is not None:
-            values[":low"] = {"S": f"FLIP#{since.isoformat()}"}
-        pages = self.client.get_paginator("query").paginate(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
-            ExpressionAttributeValues={**values, ":high": {"S": "FLIP$"}},
-            ScanIndexForward=False,
-        )
-        return [items.flip_from(item) for page in pages for item in page.get("Items", [])]
-
-    def _keys_with_prefix(self, pk: str, prefix: str) -> list[Item]:
-        values: Item = {":pk": {"S": pk}}
-        condition = "pk = :pk"
-        if prefix:
-            condition += " AND begins_with(sk, :prefix)"
-            values[":prefix"] = {"S": prefix}
-        pages = self.client.get_paginator("query").paginate(
-            TableName=self.table,
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=values,
-            ProjectionExpression="pk, sk",
-        )
-        return [item for page in pages for item in page.get("Items", [])]
-
-    def _delete_keys(self, keys: list[Item]) -> None:
-        self._write_batches([{"DeleteRequest": {"Key": key}} for key in keys])
-
-    def _write_batches(self, requests: list[Item]) -> None:
-        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
-            pending: dict[str, Any] = {self.table: requests[start : start + BATCH_WRITE_LIMIT]}
-            while pending:
-                reply = self.client.batch_write_item(RequestItems=pending)
-                pending = reply.get("UnprocessedItems") or {}
+        """Recorded flips, newest first, none before ``since``."""
 
     # --- projects, keys and badges --------------------------------------------------
 
     def create_project(self, project: Project, keys: Mapping[str, str]) -> None:
-        """Write the project, its hashed keys and its badge key in one transaction."""
-        writes: list[Item] = [
-            _put_new(
-                {
-                    "pk": {"S": f"PROJECT#{project.id}"},
-                    "sk": {"S": "PROJECT"},
-                    "name": {"S": project.name},
-                    "badge_key": {"S": project.badge_key},
-                    "badge_secret": {"S": project.badge_secret},
-                },
-                self.table,
-            ),
-            _put_new(_badge_item(project.badge_key, project.id, None), self.table),
-        ]
-        for role, secret in keys.items():
-            writes.append(
-                _put_new(
-                    {
-                        "pk": {"S": f"KEY#{hash_key(secret)}"},
-                        "sk": {"S": "KEY"},
-                        "project": {"S": project.id},
-                        "role": {"S": role},
-                    },
-                    self.table,
-                )
-            )
-        self.client.transact_write_items(TransactItems=writes)
+        """The project, its keys (role -> secret) and its badge key, all or nothing."""
 
-    def get_project(self, project_id: str) -> Project | None:
-        item = self._get({"pk": {"S": f"PROJECT#{project_id}"}, "sk": {"S": "PROJECT"}})
-        if item is None:
-            return None
-        return Project(
-            project_id, item["name"]["S"], item["badge_key"]["S"], item["badge_secret"]["S"]
-        )
+    def get_project(self, project_id: str) -> Project | None: ...
 
-    def resolve_key(self, secret: str) -> KeyGrant | None:
-        item = self._get({"pk": {"S": f"KEY#{hash_key(secret)}"}, "sk": {"S": "KEY"}})
-        if item is None:
-            return None
-        return KeyGrant(item["project"]["S"], item["role"]["S"])
+    def resolve_key(self, secret: str) -> KeyGrant | None: ...
 
-    def resolve_badge(self, badge_key: str) -> BadgeOwner | None:
-        item = self._get(_badge_key(badge_key))
-        if item is None:
-            return None
-        check = item["check"]["S"] if "check" in item else None
-        return BadgeOwner(item["owner"]["S"], check)
+    def resolve_badge(self, badge_key: str) -> BadgeOwner | None: ...
 
     def ping(self) -> None:
-        """A cheap consistent read: proves the table answers (the status endpoint)."""
-        self._get({"pk": {"S": "STATUS"}, "sk": {"S": "STATUS"}})
-
-
-def readable_checks(found: list[Item]) -> Iterator[Check]:
-    """The checks these items hold; one that cannot be read is logged, counted and skipped.
-
-    So a single bad item (written by hand, or by an older version) never aborts a sweep or a
-    listing. A due one stays due, and is reported again on every sweep until it is repaired.
-    """
-    for item in found:
-        try:
-            yield items.check_from_item(item)
-        except MalformedItem as error:
-            logger.error("skipped a check item that cannot be read: %s", error)
-            log_event("malformed_item", key=error.key, problem=str(error.__cause__))
-            metrics.count(metrics.MALFORMED_ITEMS)
-
-
-def _guard_last_ping(update: items.Update, before: Check) -> str:
-    update.names["#lp_old"] = "last_ping"
-    if before.last_ping is None:
-        return "attribute_not_exists(#lp_old)"
-    update.values[":lp_old"] = t(before.last_ping)
-    return "#lp_old = :lp_old"
-
-
-def _sized(item: Item) -> Item:
-    """Refuse, before any write, a check too big to keep cheap (``MAX_CHECK_ITEM_BYTES``)."""
-    if items.item_size(item) > items.MAX_CHECK_ITEM_BYTES:
-        raise ValidationFailed("check is too large")
-    return item
-
-
-def _flip_sk(flip: Flip) -> str:
-    # In UTC, as items store times: a fence built from the stored outbox must hit this key.
-    return f"FLIP#{flip.at.astimezone(UTC).isoformat()}#{flip.id}"
-
-
-def _slug_key(project: str, slug: str) -> Item:
-    return {"pk": {"S": f"SLUG#{project}#{slug}"}, "sk": {"S": "SLUG"}}
-
-
-def _badge_key(badge_key: str) -> Item:
-    return {"pk": {"S": f"BADGE#{badge_key}"}, "sk": {"S": "BADGE"}}
-
-
-def _badge_item(badge_key: str, project: str, check_uuid: str | None) -> Item:
-    # "owner", not "project": badge entries stay out of the project index.
-    item: Item = {**_badge_key(badge_key), "owner": {"S": project}}
-    if check_uuid is not None:
-        item["check"] = {"S": check_uuid}
-    return item
-
-
-def _put_new(item: Item, table: str) -> Item:
-    return {
-        "Put": {
-            "TableName": table,
-            "Item": item,
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
-    }
-
-
-def _stale(item: Item | None) -> Exception:
-    if item is None:
-        return NotFound()
-    return StaleCheck(items.check_from_item(item))
+        """A cheap read that proves the store answers (the status endpoint)."""

@@ -1,7 +1,10 @@
 """HTTP details: ping URL forms, what a ping request records, and every error's response.
 
 Errors map to HTTP here and nowhere else: ping routes answer in Healthchecks' plain text,
-management API routes in its JSON (``{"error": ...}``).
+management API routes in its JSON (``{"error": ...}``). Anything unexpected (including a
+``ConfigError``: a broken deployment is our problem, not the client's) is logged with the
+request id, counted (``InternalErrors``) and answered with a bare 500 ``internal error``.
+Path and parameter formats are checked here too: API versions, ping numbers, ping keys.
 """
 
 from __future__ import annotations
@@ -16,16 +19,22 @@ from typing import Any
 
 from chalice.app import Response
 
+from chalicelib import metrics
 from chalicelib.badges import split_format
 from chalicelib.domain import Action, Ping
 from chalicelib.errors import InvalidUrl, NotAcceptable, NotFound, TextError, VigilError
 from chalicelib.inputs import ascii_int
+from chalicelib.logs import log_event
 
 logger = logging.getLogger("vigil")
 
 # Always fullmatch: ``$`` in re.match also matches before a trailing newline.
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SLUG_PATTERN = re.compile(r"[-a-zA-Z0-9_]+")
+PING_KEY_PATTERN = re.compile(r"[a-z0-9]{22}")
+API_VERSIONS = {"v1": 1, "v2": 2, "v3": 3}
+# Ping numbers are a per-check counter; beyond this a path number cannot name a ping.
+MAX_PING_NUMBER = 10**15
 EXIT_STATUS_PATTERN = re.compile(r"[0-9]+")
 SUFFIX_ACTIONS: dict[str, Action] = {"start": "start", "fail": "fail", "log": "log"}
 SUFFIX_ACTIONS["progress"] = "progress"  # Vigil's heartbeat from a running job (issue 11)
@@ -67,9 +76,30 @@ def parse_ping_path(code: str, suffix: str | None = None, last: str | None = Non
     if suffix != suffix.lower():
         raise InvalidUrl()  # Healthchecks rejects an uppercase slug outright
     action = _action(last or "")
-    if action is None:
+    if action is None or not PING_KEY_PATTERN.fullmatch(code):
         raise NotFound()
     return replace(action, ping_key=code, slug=suffix)
+
+
+def api_version(segment: str) -> int:
+    """``v1``, ``v2`` or ``v3``; any other version segment is a 404."""
+    if segment not in API_VERSIONS:
+        raise NotFound()
+    return API_VERSIONS[segment]
+
+
+def ping_number(segment: str) -> int:
+    """A ping's number in ``.../pings/<n>/body``; anything else is a 404."""
+    number = ascii_int(segment, MAX_PING_NUMBER)
+    if number is None:
+        raise NotFound()
+    return number
+
+
+def request_id(context: Mapping[str, Any] | None) -> str | None:
+    """API Gateway's id for the request, to find its log lines."""
+    found = (context or {}).get("requestId")
+    return None if found is None else str(found)
 
 
 def _action(suffix: str) -> PingTarget | None:
@@ -163,9 +193,9 @@ def ping_ok(method: str, body_limit: int, status: int = 200, text: str = "OK") -
     )
 
 
-def ping_error(error: Exception, method: str) -> Response:
+def ping_error(error: Exception, method: str, request: str | None = None) -> Response:
     """Ping errors are plain text; like Healthchecks, they carry no CORS header."""
-    status, text = _status_and_text(error)
+    status, text = _status_and_text(error, request)
     return Response(
         body="" if method == "HEAD" else text,
         status_code=status,
@@ -197,8 +227,8 @@ def api_json(doc: Any, status: int = 200, methods: str = "GET, POST") -> Respons
     )
 
 
-def api_error(error: Exception, methods: str = "GET, POST") -> Response:
-    status, text = _status_and_text(error)
+def api_error(error: Exception, methods: str = "GET, POST", request: str | None = None) -> Response:
+    status, text = _status_and_text(error, request)
     if isinstance(error, TextError):
         return api_text(text.encode(), status, methods)
     return api_json({"error": text}, status, methods)
@@ -283,8 +313,8 @@ def badge_response(content_type: str, body: str) -> Response:
     )
 
 
-def badge_error(error: Exception) -> Response:
-    status, text = _status_and_text(error)
+def badge_error(error: Exception, request: str | None = None) -> Response:
+    status, text = _status_and_text(error, request)
     return Response(
         body=text,
         status_code=status,
@@ -296,9 +326,12 @@ def badge_error(error: Exception) -> Response:
     )
 
 
-def _status_and_text(error: Exception) -> tuple[int, str]:
-    if isinstance(error, VigilError):
+def _status_and_text(error: Exception, request: str | None) -> tuple[int, str]:
+    if isinstance(error, VigilError) and error.status_code < 500:
         return error.status_code, error.message
-    # Anything unexpected is our bug: log it whole, tell the client nothing more.
-    logger.error("unhandled error", exc_info=error)
+    # Anything unexpected is our bug (or a broken deployment): log it whole with the request
+    # id, count it, and tell the client nothing more.
+    logger.error("unhandled error (request %s)", request, exc_info=error)
+    log_event("internal_error", request=request, error=type(error).__name__)
+    metrics.count(metrics.INTERNAL_ERRORS)
     return 500, "internal error"

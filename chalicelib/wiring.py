@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalicelib.alerts import SnsAlerter
-from chalicelib.service import Deps
+from chalicelib.deps import Deps
+from chalicelib.dynamo import DynamoStore
 from chalicelib.settings import Settings
-from chalicelib.store import DynamoStore
+from chalicelib.sns import SnsAlerter
 
 _deps: Deps | None = None
 
@@ -34,7 +34,9 @@ def aws_client(service: str) -> Any:
 def build_deps(settings: Settings) -> Deps:
     return Deps(
         settings=settings,
-        store=DynamoStore(lambda: aws_client("dynamodb"), settings.table),
+        store=DynamoStore(
+            lambda: aws_client("dynamodb"), settings.table, due_shards=settings.due_shards
+        ),
         alerter=SnsAlerter(lambda: aws_client("sns"), settings.topic_arn),
     )
 

@@ -103,7 +103,7 @@ def client(deps: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def project(deps: Any) -> Any:
-    from chalicelib.service import create_project
+    from chalicelib.management import create_project
 
     return create_project(deps, "test")
 
@@ -124,3 +124,14 @@ def read_alerts(queue_url: str) -> list[dict[str, Any]]:
             envelope["document"] = json.loads(envelope["Message"])
             alerts.append(envelope)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Skipped browser tests must not go unnoticed in ``make test``'s quiet output."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    reasons = {str(report.longrepr) for report in skipped}
+    if any("BROWSER TESTS SKIPPED" in reason for reason in reasons):
+        from tests.browser import INSTALL_HINT
+
+        line = f"BROWSER TESTS SKIPPED: no Chromium here. Run: {INSTALL_HINT}"
+        terminalreporter.write_sep("!", line, red=True, bold=True)

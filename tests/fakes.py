@@ -1,23 +1,26 @@
 """In-memory stand-ins for the AWS adapters, for drills too long to run against moto.
 
-``MemoryStore`` keeps the same items as ``DynamoStore`` would (a check's config and state, its
-``alert_after``, ping log, flips, keys) and honours the same conditions: the state version, the
-``last_ping`` guard of sweeps, the delivery lease. ``tests/test_drills.py::TestStoreContract``
-runs one set of expectations against both, so the fake cannot quietly drift from the real one.
+``MemoryStore`` implements ``chalicelib.store.CheckStore``: it keeps what ``DynamoStore`` keeps
+(a check's config and state, its ``alert_after``, ping log, flips, projects, keys, badge keys)
+and honours the same conditions: the state version, the ``last_ping`` guard of sweeps, the
+delivery lease, the fences a delete leaves. ``tests/test_store_contract.py`` runs one set of
+expectations against both, so the fake cannot quietly drift from the real one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from chalicelib import domain
+from chalicelib.alerts import Alert
 from chalicelib.domain import Check, Flip, LoggedPing, Ping
-from chalicelib.errors import NotFound, SlugTaken, StaleCheck
+from chalicelib.errors import NotFound
 from chalicelib.items import due_shard
-from chalicelib.store import KeyGrant, Project
+from chalicelib.settings import DEFAULT_DUE_SHARDS
+from chalicelib.store import BadgeOwner, KeyGrant, Project, SlugTaken, StaleCheck
 
 
 @dataclass
@@ -29,35 +32,95 @@ class MemoryStore:
     slugs: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     keys: dict[str, KeyGrant] = field(default_factory=dict)
     shards: dict[str, str] = field(default_factory=dict)
-    badges: set[str] = field(default_factory=set)
+    badges: dict[str, BadgeOwner] = field(default_factory=dict)
     batch_reads: int = 0  # get_checks calls: dependency holds read upstreams by key
+    projects: dict[str, Project] = field(default_factory=dict)
+    # (check uuid, "PING#<n>" or "FLIP#<id>"): what a delete fenced against late writes
+    fences: set[tuple[str, str]] = field(default_factory=set)
+    due_shards: int = DEFAULT_DUE_SHARDS
 
     # --- checks -------------------------------------------------------------------------
 
     def get_check(self, check_uuid: str) -> Check | None:
         return self.checks.get(check_uuid)
 
-    def get_checks(self, check_uuids: Any) -> dict[str, Check]:
+    def get_checks(self, check_uuids: Iterable[str]) -> dict[str, Check]:
         self.batch_reads += 1
         return {u: self.checks[u] for u in check_uuids if u in self.checks}
 
-    def create_check(self, check: Check, shards: int, *, exclusive_slug: bool = False) -> None:
+    def create_check(self, check: Check, *, exclusive_slug: bool = False) -> None:
         if check.uuid in self.checks or check.badge_key in self.badges:
             raise ValueError(f"check {check.uuid} or its badge key exists")
-        self.badges.add(check.badge_key)
-        members = self.slugs.setdefault((check.project, check.slug), set()) if check.slug else None
-        if exclusive_slug and members:
+        if exclusive_slug and check.slug and self.checks_with_slug(check.project, check.slug):
             raise SlugTaken()
-        if members is not None:
-            members.add(check.uuid)
-        self._put(check, check, shards)
+        self.badges[check.badge_key] = BadgeOwner(check.project, check.uuid)
+        self._move_slug(check.project, "", check.slug, check.uuid)
+        self._put(check, check)
+
+    def write_config(self, before: Check, after: Check) -> Check:
+        stored = self._current(before)
+        updated = replace(
+            after,
+            status=stored.status,
+            runs=stored.runs,
+            progress=stored.progress,
+            failures=stored.failures,
+            successes=stored.successes,
+            missed=stored.missed,
+            outage=stored.outage,
+            reminded=stored.reminded,
+            last_ping=stored.last_ping,
+            last_duration=stored.last_duration,
+            outbox=stored.outbox,
+            n_pings=stored.n_pings,
+            sv=stored.sv + 1,
+        )
+        self._move_slug(before.project, before.slug, after.slug, before.uuid)
+        self._put(updated, after)  # the deadline from the caller's copy, as the UpdateItem does
+        return replace(after, sv=before.sv + 1)
+
+    def delete_check(self, check: Check) -> None:
+        stored = self.checks.get(check.uuid)
+        if stored is None:
+            raise NotFound()
+        self._move_slug(stored.project, stored.slug, "", stored.uuid)
+        self.badges.pop(stored.badge_key, None)
+        del self.checks[stored.uuid]
+        self.alert_after.pop(stored.uuid, None)
+        self.ping_log.pop(stored.uuid, None)
+        self.flip_log.pop(stored.uuid, None)
+        # As DynamoStore fences them: the numbers a racing ping may hold, the undelivered flips.
+        self.fences |= {(stored.uuid, f"PING#{n}") for n in range(1, stored.n_pings + 1)}
+        self.fences |= {(stored.uuid, f"FLIP#{flip_id}") for flip_id in stored.outbox}
+
+    def project_checks(self, project: str) -> list[Check]:
+        found = [check for check in self.checks.values() if check.project == project]
+        return sorted(found, key=lambda check: (check.created, check.uuid))
+
+    def count_project_checks(self, project: str) -> int:
+        return len(self.project_checks(project))
+
+    def _current(self, before: Check) -> Check:
+        stored = self.checks.get(before.uuid)
+        if stored is None:
+            raise NotFound()
+        if stored.sv != before.sv:
+            raise StaleCheck(stored)
+        return stored
+
+    def _move_slug(self, project: str, old: str, new: str, check_uuid: str) -> None:
+        if old == new:
+            return
+        if old:
+            self.slugs.get((project, old), set()).discard(check_uuid)
+        if new:
+            self.slugs.setdefault((project, new), set()).add(check_uuid)
 
     def write_state(
         self,
         before: Check,
         after: Check,
         *,
-        shards: int,
         count_ping: bool = False,
         guard_last_ping: bool = False,
     ) -> Check:
@@ -90,7 +153,7 @@ class MemoryStore:
             n_pings=stored.n_pings + 1 if count_ping else stored.n_pings,
             sv=before.sv + 1 if changed else before.sv,
         )
-        self._put(updated, after, shards)
+        self._put(updated, after)
         return replace(
             after, n_pings=updated.n_pings if count_ping else after.n_pings, sv=updated.sv
         )
@@ -104,30 +167,30 @@ class MemoryStore:
         self.checks[check_uuid] = replace(stored, outbox=outbox)
         return True
 
-    def defer_delivery(self, check: Check, held: Flip, retry: Flip, shards: int) -> bool:
+    def defer_delivery(self, check: Check, held: Flip, retry: Flip) -> bool:
         stored = self.checks.get(check.uuid)
         current = None if stored is None else stored.outbox.get(retry.key)
         if stored is None or current is None or current.lease != held.lease:
             return False
         moved = domain.with_flip(stored, retry)
         if stored.sv == check.sv and stored.last_ping == check.last_ping:
-            self._put(moved, domain.with_flip(check, retry), shards)
+            self._put(moved, domain.with_flip(check, retry))
         else:
             self.checks[check.uuid] = moved  # the lease alone; the deadline stays
         return True
 
-    def remove_from_outbox(self, check: Check, flip_key: str, shards: int) -> None:
+    def remove_from_outbox(self, check: Check, flip_key: str) -> None:
         stored = self.checks.get(check.uuid)
         if stored is None:
-            raise NotFound()
+            return  # as DynamoStore: the check was deleted meanwhile, no outbox is left
         left = domain.without_flip(stored, flip_key)
         if stored.sv == check.sv:
             # The deadline is recomputed from the caller's copy, as the conditional update does.
-            self._put(left, domain.without_flip(check, flip_key), shards)
+            self._put(left, domain.without_flip(check, flip_key))
         else:
             self.checks[check.uuid] = left
 
-    def due_checks(self, now: datetime, shards: int) -> Iterator[Check]:
+    def due_checks(self, now: datetime) -> Iterator[Check]:
         due = [(self.shards[u], at, u) for u, at in self.alert_after.items() if at <= now]
         for _, _, check_uuid in sorted(due):
             yield self.checks[check_uuid]
@@ -139,18 +202,20 @@ class MemoryStore:
     def checks_with_slug(self, project: str, slug: str) -> list[str]:
         return sorted(self.slugs.get((project, slug), set()))
 
-    def _put(self, stored: Check, deadline_from: Check, shards: int) -> None:
+    def _put(self, stored: Check, deadline_from: Check) -> None:
         self.checks[stored.uuid] = stored
         due = domain.alert_after(deadline_from)
         if due is None:
             self.alert_after.pop(stored.uuid, None)
         else:
             self.alert_after[stored.uuid] = due
-            self.shards[stored.uuid] = due_shard(stored.uuid, shards)
+            self.shards[stored.uuid] = due_shard(stored.uuid, self.due_shards)
 
     # --- ping log and flips -------------------------------------------------------------
 
     def log_ping(self, check_uuid: str, number: int, kind: str, ping: Ping, at: datetime) -> None:
+        if (check_uuid, f"PING#{number}") in self.fences:
+            raise NotFound()
         self.ping_log.setdefault(check_uuid, {})[number] = LoggedPing(number, at, kind, ping)
 
     def last_ping_entry(self, check_uuid: str) -> LoggedPing | None:
@@ -164,12 +229,17 @@ class MemoryStore:
             numbers = [n for n in numbers if max(newest - limit + 1, 1) <= n <= newest]
         return [log[n] for n in numbers[:limit]]
 
+    def ping_entry(self, check_uuid: str, number: int) -> LoggedPing | None:
+        return self.ping_log.get(check_uuid, {}).get(number)
+
     def prune_pings(self, check_uuid: str, up_to: int) -> None:
         log = self.ping_log.get(check_uuid, {})
         for number in [n for n in log if n <= up_to]:
             del log[number]
 
     def record_flip(self, check_uuid: str, flip: Flip) -> None:
+        if (check_uuid, f"FLIP#{flip.id}") in self.fences:
+            raise NotFound()
         self.flip_log.setdefault(check_uuid, {})[f"{flip.at.isoformat()}#{flip.id}"] = flip
 
     def flips(self, check_uuid: str, since: datetime | None = None) -> list[Flip]:
@@ -180,11 +250,24 @@ class MemoryStore:
     # --- projects and keys --------------------------------------------------------------
 
     def create_project(self, project: Project, keys: Mapping[str, str]) -> None:
+        if project.id in self.projects or any(secret in self.keys for secret in keys.values()):
+            raise ValueError(f"project {project.id} or one of its keys exists")
+        self.projects[project.id] = project
+        self.badges[project.badge_key] = BadgeOwner(project.id, None)
         for role, secret in keys.items():
             self.keys[secret] = KeyGrant(project.id, role)
 
+    def get_project(self, project_id: str) -> Project | None:
+        return self.projects.get(project_id)
+
     def resolve_key(self, secret: str) -> KeyGrant | None:
         return self.keys.get(secret)
+
+    def resolve_badge(self, badge_key: str) -> BadgeOwner | None:
+        return self.badges.get(badge_key)
+
+    def ping(self) -> None:
+        """Always answers: there is nothing to reach."""
 
 
 @dataclass
@@ -195,12 +278,12 @@ class RecordingAlerter:
     raises (the reply was lost), None publishes.
     """
 
-    clock: Any
-    fail: Any = None
-    published: list[tuple[datetime, Any]] = field(default_factory=list)
+    clock: Callable[[], datetime]
+    fail: Callable[[Alert], str | None] | None = None
+    published: list[tuple[datetime, Alert]] = field(default_factory=list)
     attempts: int = 0
 
-    def publish(self, alert: Any) -> str:
+    def publish(self, alert: Alert) -> str:
         self.attempts += 1
         failure = self.fail(alert) if self.fail is not None else None
         if failure == "before":

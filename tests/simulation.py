@@ -15,13 +15,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
 
-from chalicelib import domain, service
-from chalicelib.domain import Ping
+from chalicelib import domain, management, service
+from chalicelib.domain import Action, Ping
 from chalicelib.quiet import QuietWindow
 from chalicelib.spec import CheckSpec
 from chalicelib.store import KeyGrant
@@ -356,7 +356,9 @@ def run(scenario: Scenario, deps: Any, clock: SimClock, project: str, due_index:
         if next_ping is not None and (next_sweep is None or next_ping < next_sweep):
             at, check_uuid, kind, rid = timeline[index]
             clock.now = at
-            stored = service.record_ping(deps, check_uuid, Ping(kind or "success", rid=rid), at)
+            stored = service.record_ping(
+                deps, check_uuid, Ping(cast(Action, kind or "success"), rid=rid), at
+            )
             _note_due(dues, stored)
             index += 1
             minute = max(minute, _ceil_minute(at))
@@ -390,7 +392,7 @@ def _create_checks(scenario: Scenario, deps: Any, project: str) -> None:
             spec["quiet"] = tuple(
                 QuietWindow(w["schedule"], w["duration"], w["tz"]) for w in spec["quiet"]
             )
-        check = service.create_check(
+        check = management.create_check(
             deps, grant, CheckSpec(name=job.name, **spec), START, "http://sim"
         )
         job.uuid = check.uuid

@@ -15,8 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import alerts, service
-from chalicelib.alerts import build_alert
+from chalicelib import service, sns
+from chalicelib.alerts import Alert
 from chalicelib.domain import Check, Flip, LoggedPing, Ping
 from chalicelib.items import check_to_item
 from tests.conftest import T0, read_alerts
@@ -123,7 +123,7 @@ def test_a_plain_alert_is_not_cut(deps: Any) -> None:
     check = replace(check, start_kw="", success_kw="", failure_kw="", site_root="https://v.test")
     ping = LoggedPing(1, T0, "fail", Ping("fail", body=b"disk full"))
     flip = Flip("f", T0, "up", "down", "fail", T0)
-    alert = build_alert(check, flip, ping)
+    alert = sns.sns_message(Alert(check, flip, ping))
     assert alert.document["check"]["desc"] == "d" * 3_000
     assert alert.document["last_ping"]["body"] == "disk full"
     assert "cut]" not in alert.message
@@ -131,9 +131,9 @@ def test_a_plain_alert_is_not_cut(deps: Any) -> None:
 
 def test_the_machine_document_is_carried_once(deps: Any) -> None:
     flip = Flip("f", T0, "up", "down", "timeout", T0)
-    alert = build_alert(maximal_check("x"), flip, maximal_ping("x"))
+    alert = sns.sns_message(Alert(maximal_check("x"), flip, maximal_ping("x")))
     envelope = json.loads(alert.message)
     # SNS gives protocols without a key of their own (sqs, lambda, http(s), email-json) the default.
     assert sorted(envelope) == ["default", "email", "sms"]
     assert json.loads(envelope["default"]) == alert.document
-    assert alerts.published_size(alert) <= alerts.ALERT_BUDGET_BYTES
+    assert sns.published_size(alert) <= sns.ALERT_BUDGET_BYTES

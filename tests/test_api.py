@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from chalicelib.service import create_project
+from chalicelib.management import create_project
 from tests.conftest import T0, read_alerts
 
 JSON = {"Content-Type": "application/json"}
@@ -583,3 +583,42 @@ class TestLimitsAndHealth:
 
         monkeypatch.setattr(deps.store, "ping", down)
         assert api.client.http.get("/api/v3/status/").status_code == 500
+
+
+class TestUnexpectedErrors:
+    """Anything unexpected, a broken configuration included, is a bare, logged, counted 500."""
+
+    def test_a_config_error_is_a_bare_500_on_every_kind_of_route(
+        self, api: Api, deps: Any, project: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from chalicelib.errors import ConfigError
+
+        def broken(*args: Any) -> None:
+            raise ConfigError("VIGIL_SECRET_THING is not set")
+
+        for method in ("ping", "get_check", "resolve_badge"):
+            monkeypatch.setattr(deps.store, method, broken)
+        replies = [
+            api.client.http.get("/api/v3/status/"),
+            api.client.http.get("/ping/0d6f2a0e-3c1b-4b7e-9a55-2f4c8e1d7b90"),
+            api.client.http.get("/b/2/0d6f2a0e-3c1b-4b7e-9a55-2f4c8e1d7b90.svg"),
+        ]
+        assert [r.status_code for r in replies] == [500, 500, 500]
+        assert json.loads(replies[0].body) == {"error": "internal error"}
+        assert [r.body for r in replies[1:]] == [b"internal error", b"internal error"]
+
+    def test_it_is_logged_with_the_request_id_and_counted(
+        self, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from chalicelib import metrics, web
+        from chalicelib.errors import ConfigError
+
+        counted: list[str] = []
+        monkeypatch.setattr(metrics, "count", lambda name, *a, **k: counted.append(name))
+        request = web.request_id({"requestId": "c0ffee-42"})
+        reply = web.api_error(ConfigError("VIGIL_TABLE is not set"), request=request)
+        assert (reply.status_code, json.loads(reply.body)) == (500, {"error": "internal error"})
+        assert counted == [metrics.INTERNAL_ERRORS]
+        (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert "c0ffee-42" in record.getMessage() and record.exc_info is not None
+        assert "VIGIL_TABLE is not set" not in reply.body

@@ -198,7 +198,7 @@ class TestManagementApi:
         assert reply.status_code == 201
 
     def test_other_projects_check_is_forbidden(self, client: Any, deps: Any, project: Any) -> None:
-        from chalicelib.service import create_project
+        from chalicelib.management import create_project
 
         other = create_project(deps, "other")
         check = create(client, project.api_key, name="mine")

@@ -521,7 +521,7 @@ CHANNELS: dict[str, dict[str, Any]] = {
     "opsgenie": {"kind": "opsgenie", "api_key": "k", "region": "eu"},
     "sns": {"kind": "sns", "topic_arn": TOPIC, "format": "chatbot"},
 }
-VALIDATORS: dict[str, Callable[[Any], None]] = {
+VALIDATORS: dict[str, Callable[[Any], object]] = {
     "slack": lambda r: validate_slack(body_of(r)),
     "msteams": lambda r: validate_msteams(body_of(r), r.body),
     "discord": lambda r: validate_discord(body_of(r)),

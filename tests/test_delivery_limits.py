@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import service
+from chalicelib import management, service
 from chalicelib.domain import Ping
 from chalicelib.spec import CheckSpec
 from tests.conftest import T0, read_alerts
@@ -22,9 +22,9 @@ MINUTE = timedelta(minutes=1)
 
 
 def pinged_check(deps: Any, project: Any, at: datetime = T0, **fields: Any) -> Any:
-    grant = service.authorize(deps, project.api_key, write=True)
+    grant = management.authorize(deps, project.api_key, write=True)
     spec = CheckSpec(**{"timeout": 60, "grace": 60, **fields})
-    check = service.create_check(deps, grant, spec, T0, "http://vigil.test")
+    check = management.create_check(deps, grant, spec, T0, "http://vigil.test")
     service.record_ping(deps, check.uuid, Ping("success"), at)
     return check
 
@@ -68,8 +68,8 @@ def test_an_undeliverable_alert_backs_off_and_never_delays_another(
     read: list[int] = []
     due_checks = deps.store.due_checks
 
-    def counting(at: datetime, shards: int) -> Any:
-        for check in due_checks(at, shards):
+    def counting(at: datetime) -> Any:
+        for check in due_checks(at):
             if check.uuid == stuck.uuid:
                 read.append(int((at - T0) / MINUTE))
             yield check

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chalicelib import metrics
-from chalicelib.store import TABLE_SCHEMA, TTL_ATTRIBUTE
+from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
 from tests.conftest import ROOT
 from tools.deploy import Aws, deploy, destroy
 from tools.package import PackageError, build, check_zip, lint
@@ -204,7 +204,7 @@ def snapshot(project: Path) -> dict[str, tuple[int, str]]:
 def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     aws_clients: Aws, project: Path
 ) -> None:
-    chalice, said = FakeChalice(), []
+    chalice, said = FakeChalice(), list[str]()
     deployed = deploy("prod", project, aws_clients, chalice, said.append)
     files = snapshot(project)
     operations = Operations(*vars(aws_clients).values())
@@ -225,6 +225,8 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert deployed.sweep_function == "vigil-prod-sweep"
     assert "Ping base URL: https://abc123.execute-api.us-east-1.amazonaws.com/api/ping/" in said
     assert "API URL:       https://abc123.execute-api.us-east-1.amazonaws.com/api/api/v3/" in said
+    dashboard = "Dashboard:     https://abc123.execute-api.us-east-1.amazonaws.com/api/ "
+    assert any(line.startswith(dashboard) for line in said)
 
 
 def test_deploy_installs_the_watchman_on_the_deployed_sweeper(

@@ -25,14 +25,15 @@ import boto3
 import pytest
 from cronsim import CronSim
 
-from chalicelib import service
-from chalicelib.alerts import SnsAlerter
+from chalicelib import management, service
+from chalicelib.deps import Deps
 from chalicelib.domain import Check, Ping
-from chalicelib.errors import NotFound, StaleCheck
+from chalicelib.dynamo import DynamoStore
 from chalicelib.items import check_to_item
-from chalicelib.service import Deps
-from chalicelib.store import DynamoStore
+from chalicelib.sns import SnsAlerter
+from chalicelib.store import CheckStore
 from tests.conftest import T0, read_alerts
+from tests.fakes import MemoryStore, RecordingAlerter
 
 MINUTE = timedelta(minutes=1)
 PROJECT = "3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c"
@@ -51,11 +52,17 @@ def lambda_processes(deps: Deps, count: int) -> list[Deps]:
     return [
         Deps(
             settings=settings,
-            store=DynamoStore(lambda: ddb, settings.table),
+            store=DynamoStore(lambda: ddb, settings.table, due_shards=settings.due_shards),
             alerter=SnsAlerter(lambda: sns, settings.topic_arn),
         )
         for _ in range(count)
     ]
+
+
+def stored_check(store: CheckStore, check_uuid: str) -> Check:
+    found = store.get_check(check_uuid)
+    assert found is not None, f"{check_uuid} is gone"
+    return found
 
 
 def up_checks(count: int, last_ping: datetime, **fields: Any) -> list[Check]:
@@ -134,7 +141,7 @@ def test_200_concurrent_pings_are_all_counted_and_logged(
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(send, enumerate(sent.values())))
 
-    assert deps.store.get_check(check.uuid).n_pings == 1 + 200
+    assert stored_check(deps.store, check.uuid).n_pings == 1 + 200
     log = ping_log(deps, check.uuid)
     assert sorted(int(item["n"]["N"]) for item in log) == list(range(2, 202))
     assert {bytes(item["body"]["B"]): item["kind"]["S"] for item in log} == {
@@ -166,7 +173,7 @@ def test_4_sweepers_racing_over_500_due_checks_alert_exactly_500_times(
     assert sorted(a.document["check"]["uuid"] for a in published) == sorted(c.uuid for c in checks)
     assert len({a.document["flip"]["id"] for a in published}) == 500
     # Nothing is left due: every check is down and its flip is out of the outbox.
-    assert list(deps.store.due_checks(now + timedelta(days=1), deps.settings.due_shards)) == []
+    assert list(deps.store.due_checks(now + timedelta(days=1))) == []
 
 
 class Recording:
@@ -246,7 +253,7 @@ def test_sns_failing_30_percent_delivers_every_alert_within_the_following_sweeps
         assert received[flip_id][0] == flipped[events[flip_id][1]] + lost * MINUTE
         assert len(received[flip_id]) == len(attempts) - attempts.count("before")
     for check in checks:
-        stored = deps.store.get_check(check.uuid)
+        stored = stored_check(deps.store, check.uuid)
         assert (stored.status, dict(stored.outbox)) == ("up", {})
 
 
@@ -322,13 +329,15 @@ def test_throttled_dynamodb_is_retried_and_nothing_is_lost(
 
     clock = _VirtualTime()
     monkeypatch.setattr(botocore.endpoint, "time", clock)
+    assert isinstance(deps.store, DynamoStore)
     client = deps.store.client  # the app's own client, with the app's retry configuration
     attempts = client.meta.config.retries["total_max_attempts"]
     throttler = Throttler(seed=11, burst=attempts - 1)
     client.meta.events.register_first("before-send.dynamodb", throttler)
 
-    grant = service.authorize(deps, project.api_key, write=True)
-    checks = [service.create_check(deps, grant, spec(f"t{i}"), T0, "http://x") for i in range(10)]
+    grant = management.authorize(deps, project.api_key, write=True)
+    site = "http://x"
+    checks = [management.create_check(deps, grant, spec(f"t{i}"), T0, site) for i in range(10)]
     for minute in range(3):
         for check in checks:
             ping = Ping("success", body=b"%d" % minute)
@@ -344,7 +353,7 @@ def test_throttled_dynamodb_is_retried_and_nothing_is_lost(
     assert sorted(delivered) == sorted((c.uuid, e) for c in checks for e in ("down", "up"))
     assert all(len(flip_ids) == 1 for flip_ids in delivered.values())
     for check in checks:
-        assert deps.store.get_check(check.uuid).n_pings == 4
+        assert stored_check(deps.store, check.uuid).n_pings == 4
         assert sorted(int(i["n"]["N"]) for i in ping_log(deps, check.uuid)) == [1, 2, 3, 4]
 
 
@@ -401,7 +410,7 @@ def test_sweep_killed_midway_is_finished_by_the_next_sweeps(
     assert len(repeats) == int(published_before_death)
     assert all(len(set(ids)) == 1 for ids in repeats.values())  # a repeat keeps its flip id
     for check in checks:
-        stored = deps.store.get_check(check.uuid)
+        stored = stored_check(deps.store, check.uuid)
         assert (stored.status, dict(stored.outbox)) == ("down", {})
 
 
@@ -423,140 +432,9 @@ def _die_on_fourth_call(deps: Deps, monkeypatch: pytest.MonkeyPatch, where: str)
     monkeypatch.setattr(owner, name, dying)
 
 
-# --- the in-memory store keeps DynamoStore's contract ---------------------------------------
-
-
-@pytest.fixture(params=["memory", "dynamo"])
-def store(request: pytest.FixtureRequest) -> Any:
-    if request.param == "memory":
-        from tests.fakes import MemoryStore
-
-        return MemoryStore()
-    return request.getfixturevalue("deps").store
-
-
 def new_check(index: int = 1, **fields: Any) -> Check:
     check_uuid = str(uuid.UUID(int=index, version=4))
     return Check(uuid=check_uuid, project=PROJECT, created=T0, badge_key=check_uuid, **fields)
-
-
-class TestStoreContract:
-    """One set of expectations for ``MemoryStore`` and ``DynamoStore`` (on moto)."""
-
-    def test_a_created_check_reads_back_the_same(self, store: Any) -> None:
-        check = new_check(name="a", slug="a", kind="cron", schedule="0 3 * * *", tz="Europe/Riga")
-        store.create_check(check, 4)
-        assert store.get_check(check.uuid) == check
-        assert store.get_check(new_check(2).uuid) is None
-
-    def test_a_ping_counts_and_only_state_changes_bump_the_version(self, store: Any) -> None:
-        check = new_check(timeout=60)
-        store.create_check(check, 4)
-        up = replace(check, status="up", last_ping=T0)
-        first = store.write_state(check, up, shards=4, count_ping=True)
-        assert (first.n_pings, first.sv) == (1, 1)
-        again = replace(first, last_ping=T0 + MINUTE)
-        second = store.write_state(first, again, shards=4, count_ping=True)
-        assert (second.n_pings, second.sv) == (2, 1)
-        assert store.get_check(check.uuid) == second
-
-    def test_a_write_from_a_stale_copy_fails_with_the_current_check(self, store: Any) -> None:
-        check = new_check()
-        store.create_check(check, 4)
-        current = store.write_state(check, replace(check, status="up", last_ping=T0), shards=4)
-        with pytest.raises(StaleCheck) as lost:
-            store.write_state(check, replace(check, status="paused"), shards=4)
-        assert lost.value.current == current == store.get_check(check.uuid)
-        with pytest.raises(NotFound):
-            store.write_state(new_check(9), new_check(9, status="up"), shards=4)
-
-    def test_a_sweep_loses_to_a_ping_that_moved_last_ping(self, store: Any) -> None:
-        check = new_check(status="up", last_ping=T0, timeout=60, grace=60)
-        store.create_check(check, 4)
-        store.write_state(check, replace(check, last_ping=T0 + MINUTE), shards=4, count_ping=True)
-        down = replace(check, status="down")
-        with pytest.raises(StaleCheck):
-            store.write_state(check, down, shards=4, guard_last_ping=True)
-
-    def test_due_checks_are_those_whose_deadline_passed(self, store: Any) -> None:
-        late = [new_check(i, status="up", last_ping=T0, timeout=60, grace=60) for i in (1, 2, 3)]
-        fine = [new_check(i, status="up", last_ping=T0, timeout=3600) for i in (4, 5)]
-        never = [new_check(6), new_check(7, status="down", last_ping=T0)]
-        for check in late + fine + never:
-            store.create_check(check, 4)
-        due = list(store.due_checks(T0 + 2 * MINUTE, 4))
-        assert sorted(c.uuid for c in due) == sorted(c.uuid for c in late)
-        assert list(store.due_checks(T0 + 2 * MINUTE - timedelta(microseconds=1), 4)) == []
-
-    def test_an_undelivered_flip_is_claimed_once_and_removed(self, store: Any) -> None:
-        from chalicelib import domain
-
-        check = new_check(status="up", last_ping=T0, timeout=60, grace=60)
-        store.create_check(check, 4)
-        overdue = domain.find_overdue(check, T0 + 2 * MINUTE)
-        assert overdue is not None
-        down, flip = domain.flip_down(check, overdue, lease_from=T0 + 2 * MINUTE)
-        stored = store.write_state(check, down, shards=4, guard_last_ping=True)
-        assert [c.uuid for c in store.due_checks(flip.lease, 4)] == [check.uuid]
-        lease = flip.lease + MINUTE
-        assert store.claim_delivery(check.uuid, flip, lease) is True
-        assert store.claim_delivery(check.uuid, flip, lease + MINUTE) is False
-        store.remove_from_outbox(stored, flip.id, 4)
-        after = store.get_check(check.uuid)
-        assert (after.status, dict(after.outbox)) == ("down", {})
-        assert list(store.due_checks(T0 + timedelta(days=1), 4)) == []
-
-    def test_a_failed_publish_moves_the_lease_and_the_deadline_once(self, store: Any) -> None:
-        from chalicelib import domain
-
-        check = new_check(status="up", last_ping=T0, timeout=60, grace=60)
-        store.create_check(check, 4)
-        now = T0 + 2 * MINUTE
-        overdue = domain.find_overdue(check, now)
-        assert overdue is not None
-        down, flip = domain.flip_down(check, overdue, lease_from=now)
-        stored = store.write_state(check, down, shards=4, guard_last_ping=True)
-        retry = domain.after_failed_publish(replace(flip, attempts=6), now)
-        assert retry.lease == now + domain.MAX_RETRY_DELAY and retry.attempts == 7
-        assert store.defer_delivery(stored, flip, retry, 4) is True
-        assert store.defer_delivery(stored, flip, retry, 4) is False  # the lease is not ours
-        assert store.get_check(check.uuid).outbox == {flip.id: retry}
-        # Out of the due index until the retry: no sweep reads it in between.
-        assert list(store.due_checks(retry.lease - timedelta(seconds=1), 4)) == []
-        assert [c.uuid for c in store.due_checks(retry.lease, 4)] == [check.uuid]
-
-    def test_the_ping_log_keeps_order_and_prunes(self, store: Any) -> None:
-        check = new_check()
-        store.create_check(check, 4)
-        for n in range(1, 6):
-            store.log_ping(
-                check.uuid, n, "success", Ping("success", body=b"%d" % n), T0 + n * MINUTE
-            )
-        assert store.last_ping_entry(check.uuid).n == 5
-        assert [e.n for e in store.pings(check.uuid, newest=4, limit=2)] == [4, 3]
-        store.prune_pings(check.uuid, 3)
-        assert [e.n for e in store.pings(check.uuid, newest=None, limit=10)] == [5, 4]
-        assert store.last_ping_entry(check.uuid).ping.body == b"5"
-
-    def test_flips_are_kept_once_newest_first(self, store: Any) -> None:
-        from chalicelib.domain import Flip
-
-        check = new_check()
-        store.create_check(check, 4)
-        flips = [
-            Flip(f"f{i}", T0 + i * MINUTE, "up", "down", "timeout", T0 + i * MINUTE) for i in (1, 2)
-        ]
-        for flip in [*flips, flips[0]]:
-            store.record_flip(check.uuid, flip)
-        assert store.flips(check.uuid) == flips[::-1]
-        assert store.flips(check.uuid, since=T0 + 2 * MINUTE) == flips[1:]
-
-    def test_keys_resolve_to_their_project(self, store: Any) -> None:
-        from chalicelib.store import KeyGrant, Project
-
-        store.create_project(Project(PROJECT, "p", "badge", "secret"), {"rw": "k" * 32})
-        assert store.resolve_key("k" * 32) == KeyGrant(PROJECT, "rw")
-        assert store.resolve_key("x" * 32) is None
 
 
 # --- a simulated year -----------------------------------------------------------------------
@@ -604,7 +482,7 @@ class Expected:
 
 def cron_runs(expr: str, tz: str, start: datetime, end: datetime) -> list[datetime]:
     """When Debian cron runs the job, in UTC (cronsim)."""
-    runs = []
+    runs: list[datetime] = []
     for local in CronSim(expr, start.astimezone(ZoneInfo(tz))):
         moment = local.astimezone(UTC)
         if moment >= end:
@@ -733,19 +611,20 @@ def _ceil_minute(moment: datetime) -> datetime:
     return floor if floor == moment else floor + MINUTE
 
 
-def memory_deps() -> Deps:
+def memory_deps(store: MemoryStore) -> Deps:
     from chalicelib.settings import Settings
-    from tests.fakes import MemoryStore
 
     settings = Settings(table="memory", topic_arn="arn:aws:sns:us-east-1:123456789012:memory")
-    return Deps(settings=settings, store=MemoryStore(), alerter=None)  # type: ignore[arg-type]
+    # The simulation puts its own recorder in place of this alerter.
+    return Deps(settings=settings, store=store, alerter=RecordingAlerter(clock=lambda: YEAR[0]))
 
 
 def simulate(jobs: list[Job], span: tuple[datetime, datetime]) -> Simulation:
-    deps = memory_deps()
+    store = MemoryStore()
+    deps = memory_deps(store)
     for job in jobs:
-        deps.store.create_check(job.check, deps.settings.due_shards)
-    simulation = Simulation(deps, span, deps.store.earliest_due, timedelta(hours=1))
+        store.create_check(job.check)
+    simulation = Simulation(deps, span, store.earliest_due, timedelta(hours=1))
     deps.alerter = simulation.recorder
     simulation.run(jobs)
     return simulation
@@ -764,7 +643,8 @@ def test_a_year_of_jobs_run_as_cron_runs_them_raises_no_alert() -> None:
         flips = [(f.old, f.new) for f in store.flips(job.check.uuid)]
         assert flips == [("new", "up")], job.check
         sent = sum(len(v.pings) for v in job.visits)
-        assert store.get_check(job.check.uuid).n_pings == simulation.pinged[job.check.uuid] == sent
+        counted = stored_check(store, job.check.uuid).n_pings
+        assert counted == simulation.pinged[job.check.uuid] == sent
 
 
 def inject_faults(rng: random.Random, jobs: list[Job]) -> list[Expected]:
@@ -832,7 +712,7 @@ def test_a_month_across_dst_on_moto_raises_no_alert(deps: Deps, aws: dict[str, s
     span = (datetime(2026, 9, 28, tzinfo=UTC), datetime(2026, 11, 6, tzinfo=UTC))
     jobs = year_jobs(random.Random(7), span, frequent=FREQUENT[:3], rare=(), simple=((86_400, 2),))
     for job in jobs:
-        deps.store.create_check(job.check, deps.settings.due_shards)
+        deps.store.create_check(job.check)
     deadlines: dict[str, datetime] = {}
 
     def earliest() -> datetime | None:
@@ -845,7 +725,7 @@ def test_a_month_across_dst_on_moto_raises_no_alert(deps: Deps, aws: dict[str, s
     assert read_alerts(aws["queue_url"]) == []
     assert sum(r.due for r in simulation.reports) == 0
     for job in jobs:
-        assert deps.store.get_check(job.check.uuid).n_pings == simulation.pinged[job.check.uuid]
+        assert stored_check(deps.store, job.check.uuid).n_pings == simulation.pinged[job.check.uuid]
 
 
 def _track(deadlines: dict[str, datetime], stored: Check) -> None:

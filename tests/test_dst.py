@@ -41,7 +41,7 @@ def cron_runs(expr: str, tz: str, start: datetime, days: int) -> list[datetime]:
     """When Debian cron runs the job, in UTC."""
     zone = ZoneInfo(tz)
     end = start.replace(tzinfo=zone) + timedelta(days=days)
-    runs = []
+    runs: list[datetime] = []
     for local in CronSim(expr, start.replace(tzinfo=zone)):
         if local > end:
             return runs
@@ -68,12 +68,14 @@ def simulate(expr: str, tz: str, start: datetime, days: int, jitter: timedelta) 
         status="up",
         last_ping=pings[0],
     )
-    alerts = []
+    alerts: list[datetime] = []
     for at in pings[1:]:
         due = domain.alert_after(check)
         if due is not None and due <= at:
             alerts.append(due)
-        assert domain.find_overdue(check, at - timedelta(seconds=1)) is None or due <= at
+        assert domain.find_overdue(check, at - timedelta(seconds=1)) is None or (
+            due is not None and due <= at
+        )
         check = domain.apply_ping(check, Ping("success"), at, lease_from=at).check
     return alerts
 

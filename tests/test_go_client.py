@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -35,7 +36,7 @@ def test_go_unit_tests_pass_under_the_race_detector() -> None:
 
 
 def test_missing_go_is_a_loud_skip_and_a_failure_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(golang.shutil, "which", lambda name: None)
+    monkeypatch.setattr(golang, "shutil", SimpleNamespace(which=lambda name: None))
     monkeypatch.delenv("VIGIL_REQUIRE_GO", raising=False)
     with pytest.raises(pytest.skip.Exception, match="apt-get install golang-go"):
         golang.go()

@@ -12,6 +12,8 @@ def test_serve_runs_the_api_on_embedded_aws_and_stops_cleanly() -> None:
     with running_stack() as stack:
         key = stack.keys["api_key"]
         assert "curl" in stack.banner and key in stack.banner
+        dashboard = f"Dashboard (signs in with the read-write key): {stack.base}/#key={key}"
+        assert dashboard in stack.banner
         status, body = http(
             "POST", f"{stack.base}/api/v3/checks/", b'{"name": "smoke", "timeout": 60}', key
         )

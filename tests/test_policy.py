@@ -256,7 +256,7 @@ def observed() -> Iterator[Recorder]:
 
         from chalicelib import wiring
         from chalicelib.bootstrap import provision
-        from chalicelib.service import create_project
+        from chalicelib.management import create_project
         from chalicelib.settings import Settings
 
         sns = boto3.client("sns")

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import domain, schedule
+from chalicelib import domain, management, schedule
 from chalicelib.domain import Check
 from tests.conftest import T0
 
@@ -349,12 +349,13 @@ class WriteRecorder:
 def fuzz_target(
     client: Any, deps: Any, project: Any
 ) -> tuple[Any, dict[str, list[str]], WriteRecorder]:
-    from chalicelib import service
     from chalicelib.spec import CheckSpec
 
-    grant = service.authorize(deps, project.api_key, write=True)
-    check = service.create_check(deps, grant, CheckSpec(name="fuzz", slug="fuzz"), T0, "http://x")
-    other = service.create_project(deps, "other")
+    grant = management.authorize(deps, project.api_key, write=True)
+    check = management.create_check(
+        deps, grant, CheckSpec(name="fuzz", slug="fuzz"), T0, "http://x"
+    )
+    other = management.create_project(deps, "other")
     values = [check.uuid, "fuzz", project.ping_key, check.badge_key, "start", "0", "256", "v3"]
     known = {
         "version": ["v3", "v3", "v3", "v1", "v2", "v4"],

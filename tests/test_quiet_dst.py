@@ -20,8 +20,8 @@ from chalicelib.quiet import QuietWindow
 S = timedelta(seconds=1)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def edges(window: QuietWindow, opens: datetime, closes: datetime) -> list[bool]:

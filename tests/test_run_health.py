@@ -489,7 +489,7 @@ def test_zero_turns_rules_off_and_the_fields_read_back(stack: Stack) -> None:
 
 
 def test_self_cycles_and_other_projects_dependencies_get_400(stack: Stack, deps: Any) -> None:
-    from chalicelib.service import create_project
+    from chalicelib.management import create_project
 
     a = stack.create()
     b = stack.create(depends_on=[a])

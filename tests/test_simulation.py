@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import service
+from chalicelib.deps import Deps
 from chalicelib.settings import Settings
 from tests import simulation
 from tests.fakes import MemoryStore, RecordingAlerter
@@ -64,9 +64,9 @@ def test_a_month_of_300_checks_alerts_exactly_as_the_rules_say(capsys: Any) -> N
     assert {job.spec["tz"] for job in scenario.jobs} == set(simulation.ZONES)
     clock = simulation.SimClock()
     store = MemoryStore()
-    deps = service.Deps(
+    deps = Deps(
         Settings(table="sim", topic_arn="arn:aws:sns:us-east-1:123456789012:sim", due_shards=4),
-        store,  # type: ignore[arg-type]
+        store,
         RecordingAlerter(clock),
     )
     outcome = simulation.run(scenario, deps, clock, PROJECT, lambda: dict(store.alert_after))

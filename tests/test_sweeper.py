@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from chalicelib import service
+from chalicelib import management, service
 from chalicelib.domain import Ping
 from chalicelib.spec import CheckSpec
 from tests.conftest import T0, read_alerts
@@ -20,9 +20,9 @@ MINUTE = timedelta(minutes=1)
 
 
 def new_check(deps: Any, project: Any, now: datetime = T0, **fields: Any) -> Any:
-    grant = service.authorize(deps, project.api_key, write=True)
+    grant = management.authorize(deps, project.api_key, write=True)
     spec = CheckSpec(**{"timeout": 60, "grace": 60, **fields})
-    return service.create_check(deps, grant, spec, now, "http://vigil.test")
+    return management.create_check(deps, grant, spec, now, "http://vigil.test")
 
 
 def pinged_check(deps: Any, project: Any, **fields: Any) -> Any:
@@ -37,7 +37,7 @@ class TestSweep:
         for _ in range(5):
             pinged_check(deps, project, timeout=3600)
         new_check(deps, project)  # new: never due
-        found = [c.uuid for c in deps.store.due_checks(T0 + 2 * MINUTE, deps.settings.due_shards)]
+        found = [c.uuid for c in deps.store.due_checks(T0 + 2 * MINUTE)]
         assert found == [due.uuid]
 
     def test_one_alert_per_outage_however_often_it_sweeps(
@@ -97,7 +97,7 @@ class TestSweep:
         assert (report.errors, report.flipped) == (1, 1)
         (alert,) = read_alerts(aws["queue_url"])
         assert alert["document"]["check"]["uuid"] == healthy.uuid
-        due = [c.uuid for c in deps.store.due_checks(T0 + 6 * MINUTE, deps.settings.due_shards)]
+        due = [c.uuid for c in deps.store.due_checks(T0 + 6 * MINUTE)]
         assert broken.uuid in due
 
 
@@ -107,8 +107,8 @@ class TestRaces:
     ) -> None:
         pinged_check(deps, project)
         now = T0 + 5 * MINUTE
-        first = list(deps.store.due_checks(now, deps.settings.due_shards))
-        second = list(deps.store.due_checks(now, deps.settings.due_shards))
+        first = list(deps.store.due_checks(now))
+        second = list(deps.store.due_checks(now))
         reports = [service.SweepReport(), service.SweepReport()]
         for snapshot, report in zip((first, second), reports, strict=True):
             for check in snapshot:
@@ -132,7 +132,7 @@ class TestRaces:
     ) -> None:
         check = pinged_check(deps, project)
         now = T0 + 5 * MINUTE
-        stale = list(deps.store.due_checks(now, deps.settings.due_shards))
+        stale = list(deps.store.due_checks(now))
         service.record_ping(deps, check.uuid, Ping("success"), now)
         report = service.SweepReport()
         for snapshot in stale:
@@ -307,7 +307,7 @@ class TestMetrics:
     def test_a_sweep_that_cannot_read_the_index_emits_no_heartbeat(
         self, deps: Any, lines: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        def broken(now: Any, shards: int) -> Any:
+        def broken(now: Any) -> Any:
             raise RuntimeError("DynamoDB is down")
 
         monkeypatch.setattr(deps.store, "due_checks", broken)

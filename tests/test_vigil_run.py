@@ -125,6 +125,7 @@ def test_sigterm_is_forwarded_and_the_commands_own_exit_is_kept() -> None:
         assert first_line(process) == b"ready\n"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=WAIT_SECONDS) == 7
+        assert process.stdout is not None
         assert process.stdout.read() == b"got-term\n"
     assert monitor.hits[-1].action == "7"
 
@@ -171,8 +172,10 @@ def test_404_is_not_retried_and_5xx_is() -> None:
     assert [h.action for h in monitor.hits] == ["start", "start", "0", "0"]
 
 
-# Interpreter start-up on a busy 2-core machine varies by about a second between runs.
-SLACK_SECONDS = 2.0
+# Interpreter start-up on a busy 2-core machine varies by a second or more between runs (more
+# under xdist with a browser running). The bounds still tell a bounded wrapper from one that waits
+# out its default 30 s budget or hangs.
+SLACK_SECONDS = 6.0
 
 
 def _baseline() -> float:

@@ -32,9 +32,7 @@ FIVE_MINUTES = 300
 # A sweep may fail once and succeed on Lambda's retry; three failures in five minutes is a trend.
 SWEEP_ERRORS_THRESHOLD = 3
 # Longest gap between two publish attempts of a stuck alert, plus a sweep, in 5-minute periods.
-ALERTS_FAILED_PERIODS = math.ceil(
-    (domain.MAX_RETRY_DELAY.total_seconds() + 2 * 60) / FIVE_MINUTES
-)
+ALERTS_FAILED_PERIODS = math.ceil((domain.MAX_RETRY_DELAY.total_seconds() + 2 * 60) / FIVE_MINUTES)
 
 Name = Callable[[str], Any]
 

@@ -12,7 +12,7 @@ Deploy, every step idempotent, so a re-run changes nothing that exists:
    real ARNs (files are rewritten only when their content changes);
 3. ``chalice deploy --stage <stage>``;
 4. the watchman alarms (tools/alarms.py) on the deployed functions, alerting the same topic;
-5. the ping base URL and the Management API URL, printed.
+5. the ping base URL, the Management API URL and the dashboard's, printed.
 
 Names: ``VIGIL_TABLE`` / ``VIGIL_TOPIC_NAME`` if set, else what the stage used before, else
 ``vigil-<stage>`` and ``vigil-<stage>-alerts``. Each stage gets its own table and topic,
@@ -106,6 +106,7 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
     say(f"Alarms: {len(specs)}, {ensure_alarms(aws.cloudwatch, specs)} written")
     say(f"Ping base URL: {deployed.rest_api_url}ping/")
     say(f"API URL:       {deployed.rest_api_url}api/v3/")
+    say(f"Dashboard:     {deployed.rest_api_url}  (sign in with a project's API key)")
     return deployed
 
 

@@ -11,7 +11,7 @@ chalice's roles, never entries merged into a role's ``Policies`` list; the envir
 key by key into each function's ``Environment.Variables``; and the functions get ``DependsOn``
 their grants rather than any changed reference.
 
-The table schema comes from ``chalicelib.store.TABLE_SCHEMA``, the very constant ``bootstrap``
+The table schema comes from ``chalicelib.dynamo.TABLE_SCHEMA``, the very constant ``bootstrap``
 and the tests create tables from, so the stack's table cannot drift from the code's.
 """
 
@@ -21,7 +21,7 @@ import json
 from typing import Any
 
 from chalicelib.bootstrap import topic_key_policy
-from chalicelib.store import TABLE_SCHEMA, TTL_ATTRIBUTE
+from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
 from tools.alarms import alarms
 from tools.paths import CHALICE_DIR
 from tools.policy import TABLE_ID, TOPIC_ID, TOPIC_KEY_ID, stack_policy_document

@@ -65,7 +65,7 @@ class _Fleet:
 
     def checks(self, count: int, *, by_slug: bool = False) -> list[Any]:
         """Fresh checks with slugs, each pinged once so it is up (and cached in this process)."""
-        from chalicelib import service
+        from chalicelib import management
         from chalicelib.spec import CheckSpec
 
         made = []
@@ -74,7 +74,7 @@ class _Fleet:
             spec = CheckSpec(
                 name=f"job {self.made}", slug=f"job-{self.made}", timeout=3600, grace=600
             )
-            check = service.create_check(self.sb.deps, self.grant, spec, T0, SITE)
+            check = management.create_check(self.sb.deps, self.grant, spec, T0, SITE)
             path = f"/ping/{self.ping_key}/{check.slug}" if by_slug else f"/ping/{check.uuid}"
             with captured_output():
                 self.handler.request("GET", path)
@@ -90,10 +90,10 @@ class _Fleet:
 def run(quick: bool) -> PingCost:
     samples = 3 if quick else 20
     with sandbox(metered=True) as sb:
-        from chalicelib import service
+        from chalicelib import management
 
-        keys = service.create_project(sb.deps, "bench")
-        grant = service.authorize(sb.deps, keys.api_key, write=True)
+        keys = management.create_project(sb.deps, "bench")
+        grant = management.authorize(sb.deps, keys.api_key, write=True)
         fleet = _Fleet(sb, Handler(), keys.ping_key, grant)
         result = PingCost(samples)
         for kind, suffix, cold in (

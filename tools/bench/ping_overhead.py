@@ -43,12 +43,12 @@ class Overhead:
 def run(quick: bool) -> Overhead:
     samples = 30 if quick else 300
     with sandbox(timed=True) as sb:
-        from chalicelib import service
+        from chalicelib import management
         from chalicelib.spec import CheckSpec
 
-        keys = service.create_project(sb.deps, "bench")
-        grant = service.authorize(sb.deps, keys.api_key, write=True)
-        check = service.create_check(
+        keys = management.create_project(sb.deps, "bench")
+        grant = management.authorize(sb.deps, keys.api_key, write=True)
+        check = management.create_check(
             sb.deps, grant, CheckSpec(name="timed", timeout=3600, grace=600), T0, "https://x"
         )
         handler = Handler()

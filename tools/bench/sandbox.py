@@ -77,8 +77,8 @@ def sandbox(*, metered: bool = False, timed: bool = False, shards: int = 4) -> I
 
         from chalicelib import wiring
         from chalicelib.bootstrap import bootstrap
+        from chalicelib.dynamo import TABLE_SCHEMA
         from chalicelib.settings import Settings
-        from chalicelib.store import TABLE_SCHEMA
         from tools.bench.meter import CallTimer, Meter
 
         plain = boto3.session.Session()

@@ -1,39 +1,43 @@
 """Management API use cases (Healthchecks API v1-v3): everything behind ``/api/v<N>/``.
 
+Checks (list, read, create, edit, pause, resume, delete), their pings and flips, badges, and
+projects with their keys (``create_project``, used by the CLI). The ping path and the sweep
+are in ``chalicelib.service``.
+
 Every lookup goes through ``find_check``, which is where projects are walled off: a key of
 another project gets Healthchecks' 403 for a uuid, and 404 for a unique key it cannot see.
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid as uuidlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import badges, dependencies, domain, inputs
 from chalicelib.check_json import check_to_dict, unique_key
+from chalicelib.delivery import deliver, note_flip
+from chalicelib.deps import Deps
 from chalicelib.domain import Check, LoggedPing
 from chalicelib.errors import (
     BadRequest,
     CheckLimitReached,
     Forbidden,
+    MissingApiKey,
     NotFound,
     NotPaused,
-    StaleCheck,
+    WrongApiKey,
 )
-from chalicelib.service import (
-    MAX_WRITE_ATTEMPTS,
-    Deps,
-    apply_spec,
-    create_check,
-    deliver,
-    note_flip,
-)
+from chalicelib.logs import log_event
 from chalicelib.spec import CheckSpec, slugify
-from chalicelib.store import FLIP_RETENTION, KeyGrant
+from chalicelib.store import FLIP_RETENTION, KeyGrant, Project, retry_on_conflict
 
+API_KEY_LENGTH = 32
+PING_KEY_LENGTH = 22
+PING_KEY_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 UUID_LENGTH = 36
 UNIQUE_KEY_LENGTH = 40
 MAX_PINGS_LISTED = 1000
@@ -41,8 +45,6 @@ MAX_PINGS_LISTED = 1000
 MAX_RUN_PAIRING = timedelta(hours=72)
 MAX_TIMESTAMP = 10**10
 MAX_SECONDS_FILTER = 31_536_000
-# Ping numbers are a per-check counter; beyond this a path number cannot name a ping.
-MAX_PING_NUMBER = 10**15
 
 
 @dataclass(frozen=True)
@@ -179,13 +181,11 @@ def _check_channels(deps: Deps, spec: CheckSpec) -> None:
 
 def _write_config(deps: Deps, check: Check, spec: CheckSpec) -> Check:
     """Apply the spec; on a lost race re-apply it to the check as it is now."""
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        try:
-            return deps.store.write_config(check, apply_spec(check, spec), deps.settings.due_shards)
-        except StaleCheck as stale:
-            assert isinstance(stale.current, Check)
-            check = stale.current
-    raise RuntimeError(f"gave up updating {check.uuid}")
+    return retry_on_conflict(check, lambda current: _store_config(deps, current, spec))
+
+
+def _store_config(deps: Deps, check: Check, spec: CheckSpec) -> Check:
+    return deps.store.write_config(check, apply_spec(check, spec))
 
 
 def pause_check(deps: Deps, grant: KeyGrant, code: str, now: datetime) -> Check:
@@ -201,22 +201,23 @@ def resume_check(deps: Deps, grant: KeyGrant, code: str, now: datetime) -> Check
     return _transition(deps, grant, code, now, resume)
 
 
-def _transition(deps: Deps, grant: KeyGrant, code: str, now: datetime, change: Any) -> Check:
-    check = find_check(deps, grant, code)
-    for _ in range(MAX_WRITE_ATTEMPTS):
+Transition = Callable[[Check], tuple[Check, domain.Flip | None]]
+
+
+def _transition(deps: Deps, grant: KeyGrant, code: str, now: datetime, change: Transition) -> Check:
+    def attempt(check: Check) -> tuple[Check, domain.Flip | None]:
         after, flip = change(check)
         if flip is None:
-            return check
-        try:
-            stored = deps.store.write_state(check, after, shards=deps.settings.due_shards)
-        except StaleCheck as stale:
-            assert isinstance(stale.current, Check)
-            check = stale.current
-            continue
-        deps.snapshots.drop(check.uuid)
-        note_flip(check.uuid, flip)
-        return deliver(deps, stored, flip, now)
-    raise RuntimeError(f"gave up changing {check.uuid}")
+            return check, None  # nothing to change: no write
+        return deps.store.write_state(check, after), flip
+
+    check = find_check(deps, grant, code)
+    stored, flip = retry_on_conflict(check, attempt)
+    if flip is None:
+        return stored
+    deps.snapshots.drop(check.uuid)
+    note_flip(check.uuid, flip)
+    return deliver(deps, stored, flip, now)
 
 
 def delete_check(deps: Deps, grant: KeyGrant, code: str) -> Check:
@@ -224,6 +225,85 @@ def delete_check(deps: Deps, grant: KeyGrant, code: str) -> Check:
     deps.store.delete_check(check)
     deps.snapshots.drop(check.uuid)
     return check
+
+
+# --- checks and projects: creation ---
+
+
+def authorize(deps: Deps, api_key: str | None, *, write: bool) -> KeyGrant:
+    if api_key is None or len(api_key) != API_KEY_LENGTH:
+        raise MissingApiKey()
+    if not api_key.isascii():
+        raise WrongApiKey()  # no key we issue has such characters, and some cannot be hashed
+    grant = deps.store.resolve_key(api_key)
+    allowed = ("rw",) if write else ("rw", "ro")
+    if grant is None or grant.role not in allowed:
+        raise WrongApiKey()
+    return grant
+
+
+def create_check(
+    deps: Deps,
+    grant: KeyGrant,
+    spec: CheckSpec,
+    now: datetime,
+    site_root: str,
+    *,
+    exclusive_slug: bool = False,
+) -> Check:
+    check = Check(
+        uuid=str(uuidlib.uuid4()),
+        project=grant.project,
+        created=now,
+        badge_key=str(uuidlib.uuid4()),
+        site_root=site_root,
+    )
+    check = apply_spec(check, spec)
+    deps.store.create_check(check, exclusive_slug=exclusive_slug)
+    log_event("check_created", check=check.uuid, project=grant.project)
+    return check
+
+
+def apply_spec(check: Check, spec: CheckSpec) -> Check:
+    """Only supplied fields change. ``schedule`` makes a cron check, ``timeout`` a simple one."""
+    changes = spec.changes()
+    if spec.schedule is not None:
+        changes["kind"] = "cron"
+    elif spec.timeout is not None:
+        changes["kind"] = "simple"
+    if spec.channels is not None:
+        changes["alerts_enabled"] = spec.channels != ""
+    if spec.subject_implies_filter:
+        success = changes.get("success_kw", check.success_kw)
+        changes["filter_subject"] = bool(success or changes.get("failure_kw", check.failure_kw))
+    return replace(check, **changes)
+
+
+@dataclass(frozen=True)
+class ProjectKeys:
+    project: str
+    api_key: str
+    api_key_readonly: str
+    ping_key: str
+
+
+def create_project(deps: Deps, name: str) -> ProjectKeys:
+    keys = ProjectKeys(
+        project=str(uuidlib.uuid4()),
+        api_key="hcw_" + secrets.token_urlsafe(21),
+        api_key_readonly="hcr_" + secrets.token_urlsafe(21),
+        ping_key="".join(secrets.choice(PING_KEY_ALPHABET) for _ in range(PING_KEY_LENGTH)),
+    )
+    project = Project(
+        id=keys.project,
+        name=name,
+        badge_key=str(uuidlib.uuid4()),
+        badge_secret=secrets.token_urlsafe(24),
+    )
+    deps.store.create_project(
+        project, {"rw": keys.api_key, "ro": keys.api_key_readonly, "ping": keys.ping_key}
+    )
+    return keys
 
 
 # --- pings and flips --------------------------------------------------------------------

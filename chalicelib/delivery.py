@@ -1,0 +1,139 @@
+"""Delivering a flip: record it, hand its alert to the alerter, then clear it from the outbox.
+
+Shared by every use case that flips a check (a ping, a sweep, a pause or resume). Delivery is
+at least once: a failed publish leaves the flip in the check's outbox, leased until its retry,
+and a later sweep retries it. The alerter decides how an ``Alert`` reaches people (today SNS);
+this module never sees a channel's format.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from chalicelib import dependencies, domain, metrics, quiet
+from chalicelib.alerts import Alert
+from chalicelib.deps import Deps
+from chalicelib.domain import Check, Flip
+from chalicelib.errors import NotFound
+from chalicelib.logs import log_event
+
+logger = logging.getLogger("vigil")
+
+
+def note_flip(check_uuid: str, flip: Flip) -> None:
+    log_event("flip", check=check_uuid, flip=flip.id, to=flip.new, reason=flip.reason)
+    metrics.count(metrics.FLIPS)
+
+
+def deliver(
+    deps: Deps, check: Check, flip: Flip, now: datetime, limits: SweepLimits | None = None
+) -> Check:
+    """Record the flip, publish it if it notifies, then drop it from the outbox.
+
+    A failure leaves the flip in the outbox, leased until its next retry (``retry_delay``);
+    a sweep then retries it. So delivery is at least once, and the stable flip id lets
+    subscribers drop a repeat. A sweep out of publishes (``limits``) leaves the flip for the
+    next sweep as it is.
+    """
+    try:
+        if not flip.reminder and not flip.held:  # a reminder is no flip; a held one is recorded
+            deps.store.record_flip(check.uuid, flip)
+    except NotFound:
+        # The check was deleted while its flip waited: nobody is left to alert about.
+        log_event("flip_dropped", check=check.uuid, flip=flip.id, why="check deleted")
+        return domain.without_flip(check, flip.key)
+    if flip.notifies and check.alerts_enabled:
+        if flip.held and not _outage_goes_on(check, flip):
+            # Recovered, paused or reset while its down alert was held: nothing to say.
+            log_event("flip_dropped", check=check.uuid, flip=flip.id, why="outage over")
+            deps.store.remove_from_outbox(check, flip.key)
+            return domain.without_flip(check, flip.key)
+        held = _withheld(deps, check, flip, now)
+        if held is not None:
+            return _hold(deps, check, flip, held)
+        if limits is not None and not limits.take_publish():
+            return check
+        alert = Alert(check, flip, deps.store.last_ping_entry(check.uuid))
+        try:
+            message_id = deps.alerter.publish(alert)
+        except Exception:
+            return _publish_failed(deps, check, flip, now)
+        log_event(
+            "alert",
+            check=check.uuid,
+            flip=flip.id,
+            to=flip.new,
+            reminder=flip.reminder,
+            message=message_id,
+        )
+        metrics.count(metrics.ALERTS_PUBLISHED)
+    deps.store.remove_from_outbox(check, flip.key)
+    return domain.without_flip(check, flip.key)
+
+
+def _outage_goes_on(check: Check, flip: Flip) -> bool:
+    return check.status == "down" and check.outage is not None and check.outage.id == flip.id
+
+
+def _withheld(deps: Deps, check: Check, flip: Flip, now: datetime) -> Flip | None:
+    """The down alert held, if a quiet window is open now or an upstream check is failing.
+
+    Upstreams are judged at the flip's own time when it is first delivered (an outage that
+    began while its upstream was failing is held), and at ``now`` once held (it is released
+    when nothing holds it any more). Reminders are never held: they are skipped instead.
+    """
+    if flip.new != "down" or flip.reminder:
+        return None
+    quiet_until = quiet.open_until(check.quiet, check.tz, now)
+    at = now if flip.held else flip.at
+    upstream = dependencies.holders(check, at, deps.store.get_checks)
+    waits = [now + dependencies.HOLD_RECHECK] if upstream else []
+    waits += [quiet_until] if quiet_until is not None else []
+    if not waits:
+        return None
+    held_by = tuple(sorted({*flip.held_by, *upstream}))
+    return replace(flip, held=True, held_by=held_by, lease=min(waits))
+
+
+def _hold(deps: Deps, check: Check, flip: Flip, held: Flip) -> Check:
+    """Keep the flip in the outbox until its hold is judged again; its lease is in the index."""
+    if not flip.held:
+        log_event("alert_held", check=check.uuid, flip=flip.id, held_by=list(held.held_by))
+    if deps.store.defer_delivery(check, flip, held):
+        return domain.with_flip(check, held)
+    return check
+
+
+def _publish_failed(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:
+    """Count the failure and lease the flip until its retry, backing off per failure."""
+    retry = domain.after_failed_publish(flip, now)
+    logger.exception("alert publish failed (attempt %d); next try %s", retry.attempts, retry.lease)
+    log_event("alert_failed", check=check.uuid, flip=flip.id, attempts=retry.attempts)
+    metrics.count(metrics.ALERTS_FAILED)
+    if deps.store.defer_delivery(check, flip, retry):
+        return domain.with_flip(check, retry)
+    return check
+
+
+@dataclass
+class SweepLimits:
+    """What one sweep pass may spend: publish attempts, and time on the injected clock."""
+
+    publishes: int
+    stop_at: datetime | None = None
+    clock: Callable[[], datetime] | None = None
+    deferred: int = 0
+
+    def out_of_time(self) -> bool:
+        return self.stop_at is not None and self.clock is not None and self.clock() >= self.stop_at
+
+    def take_publish(self) -> bool:
+        """Spend one publish; False (and the alert is left for the next sweep) when none is left."""
+        if self.publishes <= 0:
+            self.deferred += 1
+            return False
+        self.publishes -= 1
+        return True
