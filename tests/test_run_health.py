@@ -515,3 +515,36 @@ def test_self_cycles_and_other_projects_dependencies_get_400(stack: Stack, deps:
         "error": f"invalid dependency: {theirs} is not a check of this project"
     }
     assert stack.get(a)["depends_on"] == []  # nothing half-written
+
+
+# --- races: two sweepers that read the due index before either writes ---------------------
+
+
+def _stale_twice(deps: Any, check_uuid: str, now: datetime) -> None:
+    from chalicelib import service
+
+    snapshot = deps.store.get_check(check_uuid)
+    for _ in range(2):  # the second works from the same read, as a racing sweeper would
+        service._sweep_check(deps, snapshot, now, service.SweepReport())
+
+
+def test_racing_sweepers_send_a_reminder_once(stack: Stack, deps: Any) -> None:
+    check = stack.create(repeat_every=3600)
+    stack.ping(check)
+    stack.ping(check, "fail")
+    stack.alerts()
+    _stale_twice(deps, check, T0 + 3600 * S)
+    assert [a["document"].get("reminder") for a in stack.alerts()] == [1]
+
+
+def test_racing_sweepers_release_a_held_alert_once(stack: Stack, deps: Any) -> None:
+    upstream = stack.create(timeout=60, grace=60)
+    downstream = stack.create(timeout=60, grace=60, depends_on=[upstream])
+    stack.ping(upstream)
+    stack.ping(downstream)
+    stack.at(T0 + 3 * MIN)
+    stack.sweep()
+    stack.ping(upstream)
+    stack.alerts()
+    _stale_twice(deps, downstream, T0 + 4 * MIN)
+    assert [a["document"]["check"]["uuid"] for a in stack.alerts()] == [downstream]
