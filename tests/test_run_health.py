@@ -548,3 +548,27 @@ def test_racing_sweepers_release_a_held_alert_once(stack: Stack, deps: Any) -> N
     stack.alerts()
     _stale_twice(deps, downstream, T0 + 4 * MIN)
     assert [a["document"]["check"]["uuid"] for a in stack.alerts()] == [downstream]
+
+
+def test_a_filter_policy_keeps_reminders_away_from_a_subscriber(
+    stack: Stack, aws: dict[str, str]
+) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs")
+    pager = sqs.create_queue(QueueName="pager")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=pager, AttributeNames=["QueueArn"])
+    boto3.client("sns").subscribe(
+        TopicArn=aws["topic_arn"],
+        Protocol="sqs",
+        Endpoint=arn["Attributes"]["QueueArn"],
+        Attributes={"FilterPolicy": json.dumps({"event": ["down", "up"]})},
+    )
+    check = stack.create(repeat_every=3600)
+    stack.ping(check)
+    stack.ping(check, "fail")
+    stack.at(T0 + 3600 * S)
+    stack.sweep()
+    stack.ping(check)
+    assert [a["document"]["event"] for a in stack.alerts()] == ["down", "reminder", "up"]
+    assert [a["document"]["event"] for a in read_alerts(pager)] == ["down", "up"]
