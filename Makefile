@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest screenshots clean
+.PHONY: run test test-fast lint typecheck pytest screenshots clean
 
 $(STAMP): requirements.txt requirements-dev.txt clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 test: lint typecheck pytest
 
+# The inner loop: everything but the tests marked slow (a real stack, a subprocess, a long drill).
+test-fast: lint typecheck
+	$(BIN)/pytest -q $(PARALLEL) -m "not slow"
+
 lint: $(STAMP)
 	$(BIN)/ruff check app.py chalicelib tests tools clients/python
 	$(BIN)/ruff format --check app.py chalicelib tests tools clients/python
@@ -26,10 +30,15 @@ typecheck: $(STAMP)
 	$(BIN)/mypy  # files from pyproject.toml: chalicelib, app.py, tools, tests
 	cd clients/python && $(abspath $(BIN))/mypy  # the wrapper, by its own config
 
+# One worker per core (WORKERS=1 runs serially). A module whose tests share a module-scoped
+# fixture stays on one worker (tests/conftest.py marks it); every worker has its own moto.
 # The Go client's tests run inside pytest (tests/test_go_client.py) when `go` is installed.
+WORKERS ?= auto
+PARALLEL = $(if $(filter 1,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
+
 pytest: $(STAMP)
 	@command -v go >/dev/null || echo "*** Go client tests SKIPPED: no go on PATH. Run: apt-get install golang-go ***"
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PARALLEL)
 
 # The dashboard's pictures (docs/img/*.png) from a seeded local stack; needs Chromium
 # (apt-get install chromium). The browser tests in `make test` need it too, and skip loudly without.

@@ -161,13 +161,6 @@ def flips(request: Request, version: str, code: str) -> Response:
     return web.api_json({"flips": found}, methods="GET")
 
 
-@endpoint("/api/{version}/channels", ("GET",))
-def channels(request: Request, version: str) -> Response:
-    _version(version)
-    _grant(request, write=True)
-    return web.api_json({"channels": [management.channel(deps())]}, methods="GET")
-
-
 @endpoint("/api/{version}/badges", ("GET",))
 def badge_list(request: Request, version: str) -> Response:
     _version(version)

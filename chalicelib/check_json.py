@@ -8,6 +8,7 @@ from typing import Any
 
 from chalicelib import domain
 from chalicelib.domain import Check
+from chalicelib.routing import routed_ids
 
 
 def iso_seconds(value: datetime | None) -> str | None:
@@ -70,7 +71,7 @@ def check_to_dict(
         doc["unique_key"] = unique_key(check.uuid)
     else:
         doc.update(_write_fields(check, version))
-        doc["channels"] = channel_id if check.alerts_enabled else ""
+        doc["channels"] = ",".join(routed_ids(check, channel_id))
     return doc
 
 

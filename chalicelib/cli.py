@@ -1,4 +1,5 @@
-"""Operator commands: ``python -m chalicelib.cli bootstrap | create-project NAME | serve``.
+"""Operator commands: ``python -m chalicelib.cli bootstrap | create-project NAME | serve``, and
+the alert channels of a project: ``add-channel``, ``list-channels``, ``delete-channel``.
 
 All of them use the usual AWS environment, and ``AWS_ENDPOINT_URL`` to reach a local moto.
 """
@@ -13,8 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from chalicelib.bootstrap import DEFAULT_TABLE, DEFAULT_TOPIC_NAME, bootstrap
+from chalicelib.channel_cli import (
+    CHANNEL_COMMANDS,
+    add_channel_commands,
+    find_topic_arn,
+    run_channel_command,
+)
 from chalicelib.deps import Deps
 from chalicelib.dynamo import DynamoStore
+from chalicelib.errors import VigilError
 from chalicelib.management import create_project
 from chalicelib.settings import Settings
 from chalicelib.wiring import aws_client, build_deps
@@ -37,8 +45,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="where the local data is kept (default .vigil/state.json, or VIGIL_STATE_FILE)",
     )
+    add_channel_commands(commands)
     args = parser.parse_args(argv)
-    if args.command == "bootstrap":
+    if args.command in CHANNEL_COMMANDS:
+        try:
+            print(json.dumps(run_channel_command(args, _channel_deps())))
+        except VigilError as error:  # the API's 4xx text, e.g. a channel field that is wrong
+            print(f"{args.command}: {error.message}", file=sys.stderr)
+            return 1
+    elif args.command == "bootstrap":
         print(json.dumps(run_bootstrap()))
     elif args.command == "create-project":
         print(json.dumps(vars(create_project(_project_deps(), args.name))))
@@ -65,6 +80,16 @@ def _project_deps() -> Deps:
     built = build_deps(settings)
     assert isinstance(built.store, DynamoStore)
     return built
+
+
+def _channel_deps() -> Deps:
+    """The table, the topic (its channel id) and the key that seals channel secrets."""
+    table = os.environ.get("VIGIL_TABLE") or DEFAULT_TABLE
+    topic_arn = os.environ.get("VIGIL_TOPIC_ARN") or find_topic_arn(
+        aws_client("sns"), os.environ.get("VIGIL_TOPIC_NAME") or DEFAULT_TOPIC_NAME
+    )
+    environ = {**os.environ, "VIGIL_TABLE": table, "VIGIL_TOPIC_ARN": topic_arn}
+    return build_deps(Settings.from_env(environ))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.alerts import Alerter
 from chalicelib.badges import BadgeSnapshots
+from chalicelib.channel_ports import ChannelStore
 from chalicelib.domain import Check
 from chalicelib.settings import Settings
 from chalicelib.store import CheckStore
@@ -52,3 +53,4 @@ class Deps:
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     ping_keys: dict[str, str] = field(default_factory=dict)
     badge_snapshots: BadgeSnapshots = field(default_factory=BadgeSnapshots)
+    channels: ChannelStore | None = None  # alert channels (chalicelib/channel_service.py)

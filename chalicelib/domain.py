@@ -111,6 +111,9 @@ class Check:
     # Vigil has one alert channel, the deployment's SNS topic. Checks use it unless the API
     # was told ``channels: ""``: an unmonitored check is what Vigil exists to prevent.
     alerts_enabled: bool = True
+    # The routed channel ids, comma-separated (chalicelib/routing.py). None on checks from
+    # before channels existed: they route to the deployment's topic if alerts_enabled.
+    channel_ids: str | None = None
     badge_key: str = ""
     site_root: str = ""
     # State. ``sv`` (state version) changes with every write that changes status, runs or

@@ -104,6 +104,8 @@ def config_attrs(check: Check) -> Item:
     attrs: Item = {name: _encode(kind, getattr(check, name)) for name, kind, _ in _CONFIG_FIELDS}
     if check.max_duration is not None:
         attrs["max_duration"] = n(check.max_duration)
+    if check.channel_ids is not None:
+        attrs["channel_ids"] = {"S": check.channel_ids}
     return attrs
 
 
@@ -142,6 +144,7 @@ def _check_from_item(item: Item) -> Check:
         project=item["project"]["S"],
         created=parse_t(item["created"]),
         max_duration=int(item["max_duration"]["N"]) if "max_duration" in item else None,
+        channel_ids=item["channel_ids"]["S"] if "channel_ids" in item else None,
         status=item["status"]["S"],
         n_pings=int(item["n_pings"]["N"]),
         last_ping=parse_t(item["last_ping"]) if "last_ping" in item else None,

@@ -1,17 +1,24 @@
 """The local stack behind ``make run``: embedded AWS, the API, the sweeper and an alert printer.
 
-Everything runs in this one process (moto's threaded server, the Chalice dev server, two
-daemon threads), so Ctrl-C stops all of it and leaves nothing behind.
+Everything runs in this one process (moto's threaded server, the Chalice dev server, three
+daemon threads: sweeper, saver, alert printer), so Ctrl-C stops all of it and leaves nothing behind.
+
+The embedded DynamoDB handles one request at a time (``AtomicDynamoDB``), so concurrent pings
+are counted as DynamoDB counts them; plain moto lets them interleave.
 
 The data survives restarts: every item of the table is saved to a state file
-(``.vigil/state.json`` by default, ``VIGIL_STATE_FILE`` to change it) after each sweep and on
-shutdown, and loaded back before anything else runs. A crash loses at most one sweep interval.
+(``.vigil/state.json`` by default, ``VIGIL_STATE_FILE`` to change it) within a second of any
+change (``keep_saving``) and on shutdown, and loaded back before anything else runs. A crash
+(SIGKILL) loses only the writes made since the last save began. Measured with
+``python -m tests.measure_state_loss``: at most 0.9 s of them with a small table, about 8.5 s
+with 10,000 items (a 3.5 MB file, whose save takes that long on a loaded 2-core machine).
 Only the table is saved; the topic and the printer's queue are recreated on every start.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import os
@@ -23,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from chalicelib import metrics
+from chalicelib import local_notifier, metrics
 from chalicelib.bootstrap import DEFAULT_TABLE
 from chalicelib.clock import utc_now
 
@@ -32,6 +39,8 @@ ALERT_QUEUE = "vigil-local-alerts"
 DEFAULT_STATE_FILE = PROJECT_DIR / ".vigil" / "state.json"
 STATE_VERSION = 1
 BATCH_WRITE_ITEMS = 25
+LISTEN_BACKLOG = 128
+SAVE_EVERY_SECONDS = 1.0  # how often the state file catches up (README states the loss)
 EXTRACT_UUID = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"uuid\"])'"
 
 
@@ -49,9 +58,66 @@ def use_embedded_aws(moto_port: int) -> str:
     return endpoint
 
 
+class AtomicDynamoDB:
+    """Makes moto's DynamoDB handle one request at a time, as DynamoDB serialises item writes.
+
+    moto lets concurrent requests interleave (traps.md §3b): two conditional updates of one
+    item can both succeed, and an ``UpdateItem`` builds its ``ReturnValues`` from the live item
+    after the write, so two racing pings can both be told the same ``n_pings``. Holding one lock
+    around the whole of ``DynamoHandler.call_action`` (the backend call *and* the reply) makes
+    every request atomic. Reads take it too: a reply built while another request mutates the
+    item could mix the two states. It is per process, like moto's in-memory backend it guards.
+    The test harness (in-process ``mock_aws``) and the local stack (``ThreadedMotoServer``)
+    both use this one class. ``writes`` counts requests that may change data, so the local
+    stack saves its state file only when something changed.
+    """
+
+    READ_ACTIONS = frozenset(
+        {
+            "BatchGetItem",
+            "DescribeContinuousBackups",
+            "DescribeTable",
+            "DescribeTimeToLive",
+            "GetItem",
+            "ListTables",
+            "ListTagsOfResource",
+            "Query",
+            "Scan",
+            "TransactGetItems",
+        }
+    )
+
+    def __init__(self) -> None:
+        self.lock: Any = threading.RLock()
+        self.writes = 0
+
+    def install(self) -> None:
+        """Idempotent: patch moto's handler class once per process."""
+        from moto.dynamodb.responses import DynamoHandler
+
+        original = DynamoHandler.call_action
+        if getattr(original, "atomic_dynamodb", None) is self:
+            return
+        guard = self
+
+        @functools.wraps(original)
+        def call_action(handler: Any) -> Any:
+            with guard.lock:
+                if handler._get_action() not in guard.READ_ACTIONS:
+                    guard.writes += 1
+                return original(handler)
+
+        call_action.atomic_dynamodb = self  # type: ignore[attr-defined]
+        setattr(DynamoHandler, "call_action", call_action)  # noqa: B010 (mypy: method assignment)
+
+
+ATOMIC_DYNAMODB = AtomicDynamoDB()
+
+
 def start_moto(host: str, port: int) -> Any:
     from moto.server import ThreadedMotoServer
 
+    ATOMIC_DYNAMODB.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     return server
@@ -92,19 +158,37 @@ def print_alerts(queue_url: str, stop: threading.Event) -> None:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def run_sweeper(every: float, stop: threading.Event, after_each: Callable[[], None]) -> None:
+def run_sweeper(every: float, stop: threading.Event) -> None:
     from chalicelib import service
     from chalicelib.wiring import deps
 
     while not stop.wait(every):
         try:
             report = service.sweep(deps(), utc_now())
-            after_each()
         except Exception as error:  # keep sweeping: the next pass retries
             print(f"sweep failed: {error!r}", file=sys.stderr, flush=True)
             continue
         if report.due:
             print(f"sweep: {vars(report)}", flush=True)
+
+
+def keep_saving(save: Callable[[], None], every: float, stop: threading.Event) -> None:
+    """Save whenever the table changed since the last save began, at most once per ``every``.
+
+    The write count is read before the save scans, so a write racing the scan triggers the
+    next save: on SIGKILL at most ``every`` plus one save's duration of writes is lost.
+    """
+    saved_writes = ATOMIC_DYNAMODB.writes
+    while not stop.wait(every):
+        writes = ATOMIC_DYNAMODB.writes
+        if writes == saved_writes:
+            continue
+        try:
+            save()
+        except Exception as error:  # keep the data in memory; the next pass retries
+            print(f"saving the local data failed: {error!r}", file=sys.stderr, flush=True)
+            continue
+        saved_writes = writes
 
 
 # --- the state file ---------------------------------------------------------------------------
@@ -225,10 +309,11 @@ def serve_forever(
     use_embedded_aws(moto_port)
     moto = start_moto(host, moto_port)
     stop = threading.Event()
-    server = state = sweeper = None
+    server = state = None
+    writers: list[threading.Thread] = []
     try:
         state = StateFile(state_path or state_file())
-        server, banner, sweeper = _start_stack(host, port, sweep_every, stop, state)
+        server, banner, writers = _start_stack(host, port, sweep_every, stop, state)
         print(banner, flush=True)
         # A shell starting us in the background sets SIGINT to "ignore"; restore Ctrl-C.
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -240,17 +325,18 @@ def serve_forever(
         stop.set()
         if server is not None:
             server.server.server_close()
-        _save_last(state, sweeper)
+        _save_last(state, writers)
         moto.stop()
 
 
-def _save_last(state: StateFile | None, sweeper: threading.Thread | None) -> None:
-    """Let a running sweep finish, then save once more, while moto still answers."""
-    if state is None or sweeper is None:
+def _save_last(state: StateFile | None, writers: list[threading.Thread]) -> None:
+    """Let a running sweep or save finish, then save once more, while moto still answers."""
+    if state is None or not writers:
         return
     from chalicelib.wiring import aws_client
 
-    sweeper.join(timeout=30)
+    for thread in writers:
+        thread.join(timeout=30)
     state.save(aws_client("dynamodb"))
     print(f"saved the local data to {state.path}", flush=True)
 
@@ -261,28 +347,34 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _start_stack(
     host: str, port: int, sweep_every: float, stop: threading.Event, state: StateFile
-) -> tuple[Any, str, threading.Thread]:
+) -> tuple[Any, str, list[threading.Thread]]:
     from chalicelib.cli import run_bootstrap
     from chalicelib.wiring import aws_client
 
     created = run_bootstrap()
     os.environ["VIGIL_TABLE"] = state.table = created["table"]
     os.environ["VIGIL_TOPIC_ARN"] = created["topic_arn"]
+    local_notifier.configure(created["topic_arn"])
     dynamodb = aws_client("dynamodb")
     restored = state.load(dynamodb)
     keys = _demo_keys(state)
     state.save(dynamodb)
     queue_url = subscribe_printer(created["topic_arn"])
     threading.Thread(target=print_alerts, args=(queue_url, stop), daemon=True).start()
-    sweeper = threading.Thread(
-        target=run_sweeper, args=(sweep_every, stop, lambda: state.save(dynamodb)), daemon=True
+    local_notifier.start(stop)
+    sweeper = threading.Thread(target=run_sweeper, args=(sweep_every, stop), daemon=True)
+    saver = threading.Thread(
+        target=keep_saving,
+        args=(lambda: state.save(dynamodb), SAVE_EVERY_SECONDS, stop),
+        daemon=True,
     )
     sweeper.start()
+    saver.start()
     server = _chalice_server(host, port)
     banner = demo_instructions(f"http://{host}:{port}", keys)
     if restored:
         banner = f"Restored {restored} items from {state.path}\n" + banner
-    return server, banner, sweeper
+    return server, banner, [sweeper, saver]
 
 
 def _demo_keys(state: StateFile) -> dict[str, str]:
@@ -299,9 +391,13 @@ def _demo_keys(state: StateFile) -> dict[str, str]:
 def _chalice_server(host: str, port: int) -> Any:
     sys.path.insert(0, str(PROJECT_DIR))
     from chalice.cli.factory import CLIFactory
+    from chalice.local import ThreadedHTTPServer
 
     import app as vigil_app
 
+    # socketserver's default backlog of 5 resets connections when a few dozen clients ping
+    # at once (measured: 16 concurrent clients); a server gets the usual 128.
+    ThreadedHTTPServer.request_queue_size = LISTEN_BACKLOG
     factory = CLIFactory(str(PROJECT_DIR))
     config = factory.create_config_obj(chalice_stage_name="dev")
     return factory.create_local_server(vigil_app.app, config, host, port)

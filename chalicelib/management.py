@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import badges, dependencies, domain, inputs
+from chalicelib.channel_service import resolve_spec_channels, topic_channel
 from chalicelib.check_json import check_to_dict, unique_key
 from chalicelib.delivery import deliver, note_flip
 from chalicelib.deps import Deps
@@ -62,13 +63,8 @@ class View:
 
 
 def channel(deps: Deps) -> dict[str, str]:
-    """The deployment's one alert channel: its SNS topic."""
-    arn = deps.settings.topic_arn
-    return {
-        "id": str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, arn)),
-        "name": arn.rsplit(":", 1)[-1],
-        "kind": "sns",
-    }
+    """The deployment's SNS topic, every project's first channel."""
+    return topic_channel(deps)
 
 
 # --- lookups ----------------------------------------------------------------------------
@@ -121,7 +117,7 @@ def upsert_check(
 ) -> tuple[Check, bool]:
     """Create (True), or update the first check matching every ``unique`` field (False)."""
     spec = _with_version_slug(spec, version)
-    _check_channels(deps, spec)
+    spec = resolve_spec_channels(deps, grant.project, spec)
     match = _unique_match(deps, grant, spec)
     _check_dependencies(deps, grant, None if match is None else match.uuid, spec)
     if match is None:
@@ -144,7 +140,7 @@ def _unique_match(deps: Deps, grant: KeyGrant, spec: CheckSpec) -> Check | None:
 def update_check(deps: Deps, grant: KeyGrant, code: str, spec: CheckSpec, version: int) -> Check:
     check = find_check(deps, grant, code)
     spec = _with_version_slug(spec, version)
-    _check_channels(deps, spec)
+    spec = resolve_spec_channels(deps, grant.project, spec)
     _check_dependencies(deps, grant, check.uuid, spec)
     return _write_config(deps, check, spec)
 
@@ -165,18 +161,6 @@ def _with_version_slug(spec: CheckSpec, version: int) -> CheckSpec:
     if version < 3 and spec.name is not None and spec.slug is None:
         return replace(spec, slug=slugify(spec.name))
     return spec
-
-
-def _check_channels(deps: Deps, spec: CheckSpec) -> None:
-    if spec.channels is None or spec.channels in ("", "*"):
-        return
-    known = channel(deps)
-    for part in spec.channels.split(","):
-        identifier = part.strip()
-        if not identifier:
-            raise BadRequest("empty channel identifier")
-        if identifier not in (known["id"], known["name"]):
-            raise BadRequest(f"invalid channel identifier: {identifier}")
 
 
 def _write_config(deps: Deps, check: Check, spec: CheckSpec) -> Check:
@@ -271,8 +255,9 @@ def apply_spec(check: Check, spec: CheckSpec) -> Check:
         changes["kind"] = "cron"
     elif spec.timeout is not None:
         changes["kind"] = "simple"
-    if spec.channels is not None:
+    if spec.channels is not None:  # already resolved to ids (routing.resolve)
         changes["alerts_enabled"] = spec.channels != ""
+        changes["channel_ids"] = spec.channels
     if spec.subject_implies_filter:
         success = changes.get("success_kw", check.success_kw)
         changes["filter_subject"] = bool(success or changes.get("failure_kw", check.failure_kw))

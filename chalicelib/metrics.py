@@ -3,8 +3,15 @@
 Lambda ships stdout to CloudWatch Logs, and CloudWatch turns every EMF line into metric
 data points. So a metric costs no ``PutMetricData`` call, no IAM grant and no latency on the
 ping path. Record with ``count``/``timing``/``gauge`` while handling a request or a sweep, then
-``flush()`` once at its end: one line per distinct set of dimensions, and the buffer is empty
-again. When running in Lambda every metric also carries a ``FunctionName`` dimension, so
+flush: one line per distinct set of dimensions, and the buffer is empty again. The sweeper
+flushes at the end of every invocation (its ``SweepCompleted`` is the watchman's heartbeat).
+HTTP requests flush with ``flush_if_due``: at most one set of lines per process per
+``VIGIL_METRICS_FLUSH_SECONDS`` (60 by default; 0 flushes every request), because at one line
+per ping the EMF lines cost more in CloudWatch Logs ingestion than the metrics are worth. Counts
+summed since the last flush are lost if Lambda retires the process first; no alarm watches an
+HTTP-side metric, so that costs some precision in the ``Pings`` graph and nothing else.
+
+When running in Lambda every metric also carries a ``FunctionName`` dimension, so
 stages (and stacks) in one account never mix, and the watchman alarm can name its sweeper.
 
 Why hand-written and not Powertools for AWS Lambda (measured, aws-lambda-powertools 3.37.0,
@@ -24,7 +31,8 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,8 +51,12 @@ OLDEST_DUE_LAG = "OldestDueLagSeconds"  # gauge, seconds
 SWEEP_COMPLETED = "SweepCompleted"  # count: the sweeper's heartbeat
 MALFORMED_ITEMS = "MalformedItems"  # count: check items skipped because they cannot be read
 INTERNAL_ERRORS = "InternalErrors"  # count: requests answered 500 (a bug, or a broken config)
+DELIVERIES = "Deliveries"  # count, dimensions kind and outcome (delivered, retry, failed)
+DEAD_LETTERS = "DeliveriesDeadLettered"  # count: retry budget spent
 
 FUNCTION_DIMENSION = "FunctionName"
+FLUSH_SECONDS_VARIABLE = "VIGIL_METRICS_FLUSH_SECONDS"
+DEFAULT_FLUSH_SECONDS = 60
 # EMF limits: 100 values per metric in one line, 30 dimensions per set.
 MAX_VALUES_PER_LINE = 100
 MAX_DIMENSIONS = 30
@@ -70,6 +82,7 @@ class _Series:
 _lock = threading.Lock()
 _buffer: dict[DimensionKey, dict[str, _Series]] = {}
 _sink: Sink | None = _stdout
+_last_flush: float | None = None  # time.monotonic() of the last flush_if_due that wrote
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:
@@ -100,6 +113,33 @@ def flush(now: datetime | None = None) -> None:
             _sink(line)
 
 
+def flush_if_due(every_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> bool:
+    """Flush if ``every_seconds`` have passed since the last flush here (or never flushed).
+
+    Returns whether it flushed. A process's first request flushes, so a deploy shows up at once.
+    """
+    global _last_flush
+    now = monotonic()
+    if _last_flush is not None and now - _last_flush < every_seconds:
+        return False
+    with _lock:
+        if not _buffer:
+            return False
+    flush()
+    _last_flush = now
+    return True
+
+
+def flush_seconds(environ: Mapping[str, str]) -> float:
+    """``VIGIL_METRICS_FLUSH_SECONDS``; a value that is not a number >= 0 falls back to 60."""
+    raw = environ.get(FLUSH_SECONDS_VARIABLE, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_FLUSH_SECONDS
+    except ValueError:
+        return DEFAULT_FLUSH_SECONDS
+    return value if value >= 0 else DEFAULT_FLUSH_SECONDS
+
+
 def set_sink(sink: Sink | None) -> None:
     """Send lines elsewhere (None drops them: the local stack keeps its console for alerts)."""
     global _sink
@@ -107,9 +147,11 @@ def set_sink(sink: Sink | None) -> None:
 
 
 def reset() -> None:
-    """Forget anything recorded and not flushed (tests)."""
+    """Forget anything recorded and not flushed, and when it last flushed (tests)."""
+    global _last_flush
     with _lock:
         _buffer.clear()
+    _last_flush = None
 
 
 def _record(name: str, value: float, unit: str, summed: bool, dimensions: dict[str, str]) -> None:

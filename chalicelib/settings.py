@@ -34,6 +34,17 @@ class Settings:
     check_limit: int = DEFAULT_CHECK_LIMIT
     sweep_publish_limit: int = DEFAULT_SWEEP_PUBLISH_LIMIT
     sweep_budget_seconds: int = DEFAULT_SWEEP_BUDGET_SECONDS
+    # Alert channels (issue 12): the KMS key sealing their secrets (default: the topic's key,
+    # ``alias/<topic name>`` as bootstrap makes it), the notifier's queue and dead letters, and
+    # whether channel URLs may name loopback (the local stack only; never deployed).
+    channel_key: str = ""
+    notify_queue_url: str = ""
+    dead_letter_url: str = ""
+    allow_loopback: bool = False
+
+    @property
+    def channel_key_id(self) -> str:
+        return self.channel_key or "alias/" + self.topic_arn.rsplit(":", 1)[-1]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -54,6 +65,10 @@ class Settings:
             sweep_budget_seconds=_positive_int(
                 environ, "VIGIL_SWEEP_BUDGET_SECONDS", DEFAULT_SWEEP_BUDGET_SECONDS
             ),
+            channel_key=environ.get("VIGIL_CHANNEL_KEY", "").strip(),
+            notify_queue_url=environ.get("VIGIL_NOTIFY_QUEUE_URL", "").strip(),
+            dead_letter_url=environ.get("VIGIL_NOTIFY_DEAD_LETTER_URL", "").strip(),
+            allow_loopback=environ.get("VIGIL_ALLOW_LOOPBACK_URLS", "") == "1",
         )
 
 
@@ -84,3 +99,11 @@ def _parse_positive(name: str, raw: str) -> int:
     if value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {raw!r}")
     return value
+
+
+DEFAULT_NOTIFY_QUEUE = "vigil-alerts-notify"
+
+
+def notify_queue_name(environ: Mapping[str, str]) -> str:
+    """The notify queue chalice subscribes the notifier to (at deploy and package time)."""
+    return environ.get("VIGIL_NOTIFY_QUEUE", "").strip() or DEFAULT_NOTIFY_QUEUE

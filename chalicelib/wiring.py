@@ -1,21 +1,36 @@
 """The composition root: builds ``Deps`` from the environment on first use, once per process.
 
 boto3 is imported here, and only when a client is first needed, so importing the app stays
-cheap for cold starts. ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) points every client at
-the embedded moto server locally.
+cheap for tests and tools. ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) points every client
+at the embedded moto server locally.
+
+In Lambda, ``init_lambda`` (called by app.py at import) builds the DynamoDB client during the
+init phase instead, so the first ping does not pay for ``import boto3`` and the client's model
+files. It does nothing unless the Lambda runtime is there (``AWS_LAMBDA_RUNTIME_API``): tests
+import the app before moto starts, and a client made then would reach real AWS (traps.md §3).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib.channel_store import DynamoChannelStore
 from chalicelib.deps import Deps
 from chalicelib.dynamo import DynamoStore
+from chalicelib.errors import ConfigError
+from chalicelib.notifier import Notifier
+from chalicelib.notify_queue import RoutingAlerter, SnsPublisher, SqsQueue
+from chalicelib.routing import topic_channel_id
 from chalicelib.settings import Settings
-from chalicelib.sns import SnsAlerter
 
 _deps: Deps | None = None
+_notifier: Notifier | None = None
+# Clients built by init_lambda, each handed to the first Deps that asks for its service.
+_early_clients: dict[str, Any] = {}
+LAMBDA_RUNTIME_VARIABLE = "AWS_LAMBDA_RUNTIME_API"
 
 
 # A ping must answer well inside API Gateway's 29 s limit even when AWS is slow: short
@@ -31,14 +46,74 @@ def aws_client(service: str) -> Any:
     return boto3.client(service, config=Config(retries=CLIENT_RETRIES, **CLIENT_TIMEOUTS))
 
 
+def init_lambda(environ: Mapping[str, str]) -> bool:
+    """Build the DynamoDB client now if this is a Lambda init phase; True if it did."""
+    if not environ.get(LAMBDA_RUNTIME_VARIABLE):
+        return False
+    # Only DynamoDB: every ping and every sweep needs it; SNS only when an alert goes out.
+    _early_clients["dynamodb"] = aws_client("dynamodb")
+    return True
+
+
+def _client(service: str) -> Any:
+    early = _early_clients.pop(service, None)
+    return early if early is not None else aws_client(service)
+
+
 def build_deps(settings: Settings) -> Deps:
+    alerter = RoutingAlerter(
+        lambda: _client("sns"),
+        settings.topic_arn,
+        notify_queue(settings),
+        topic_channel_id(settings.topic_arn),
+    )
     return Deps(
         settings=settings,
         store=DynamoStore(
-            lambda: aws_client("dynamodb"), settings.table, due_shards=settings.due_shards
+            lambda: _client("dynamodb"), settings.table, due_shards=settings.due_shards
         ),
-        alerter=SnsAlerter(lambda: aws_client("sns"), settings.topic_arn),
+        alerter=alerter,
+        channels=DynamoChannelStore(
+            lambda: _client("dynamodb"),
+            lambda: _client("kms"),
+            settings.table,
+            settings.channel_key_id,
+        ),
     )
+
+
+def notify_queue(settings: Settings) -> SqsQueue | None:
+    if not settings.notify_queue_url:
+        return None  # no notifier deployed: every alert goes to the topic, as before
+    return SqsQueue(lambda: _client("sqs"), settings.notify_queue_url, settings.dead_letter_url)
+
+
+def build_notifier(built: Deps, say: Callable[[str], None] | None = None) -> Notifier:
+    """The notifier's collaborators: one per process, like ``deps()``."""
+    import random
+
+    from chalicelib.channels.sender import send
+
+    settings = built.settings
+    queue = notify_queue(settings)
+    if queue is None or built.channels is None:
+        raise ConfigError("VIGIL_NOTIFY_QUEUE_URL is not set")
+    return Notifier(
+        channels=built.channels,
+        queue=queue,
+        topic_channel_id=topic_channel_id(settings.topic_arn),
+        send_http=functools.partial(send, allow_loopback=settings.allow_loopback),
+        publish_sns=SnsPublisher(lambda: _client("sns")),
+        rng=random.SystemRandom().random,
+        say=say,
+    )
+
+
+def notifier() -> Notifier:
+    global _notifier
+    if _notifier is None:
+        _notifier = build_notifier(deps())
+    return _notifier
 
 
 def deps() -> Deps:
@@ -50,5 +125,7 @@ def deps() -> Deps:
 
 def reset() -> None:
     """Forget the built collaborators (tests, and a changed environment)."""
-    global _deps
+    global _deps, _notifier
     _deps = None
+    _notifier = None
+    _early_clients.clear()

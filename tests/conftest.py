@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,24 +50,64 @@ def aws() -> Iterator[dict[str, str]]:
         yield {**created, "queue_url": queue_url}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def atomic_dynamodb() -> Any:
+    """Every moto DynamoDB request is atomic in every test, as on DynamoDB (traps.md §3b).
+
+    The same code serialises the local stack (chalicelib.local.AtomicDynamoDB); its lock is per
+    process, like the in-memory backend it guards, so parallel workers each hold their own.
+    """
+    from chalicelib.local import ATOMIC_DYNAMODB
+
+    ATOMIC_DYNAMODB.install()
+    return ATOMIC_DYNAMODB
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reused_moto_key_material() -> None:
+    """moto makes a fresh 2048-bit RSA key for every KMS key (even symmetric ones, which never
+    use it) and every SNS subscription's message signature: 30-60 ms of CPU each, two or three
+    per test. One key per kind per process is enough: no test compares key material."""
+    import functools
+
+    from moto.kms import models as kms_models
+    from moto.sns import models as sns_models
+
+    # moto's own functions, replaced for the session: mypy sees them as fixed attributes.
+    kms_models.generate_private_key = functools.cache(kms_models.generate_private_key)  # type: ignore[attr-defined]
+    signing_key = functools.cache(sns_models.Subscription.private_key.__wrapped__)
+    sns_models.Subscription.private_key = lambda self: signing_key(None)  # type: ignore[method-assign,assignment]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_botocore_loader() -> None:
+    """Every ``mock_aws`` resets boto3's default session, and each new session loaded every
+    service model from JSON again: about 50 ms per client, several clients per test. The models
+    are read-only data, so all sessions of the process share one loader and its cache."""
+    import functools
+
+    from botocore import session
+
+    session.create_loader = functools.cache(session.create_loader)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Parallel workers (make test) take tests one by one, except that a module whose tests
+    share a module-scoped fixture (a stack, a packaged zip, a client venv) stays on one worker,
+    so the fixture is built once."""
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        if fixtures is None:
+            continue
+        scopes = {d.scope for defs in fixtures.name2fixturedefs.values() for d in defs}
+        if scopes & {"module", "package", "class"}:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))  # type: ignore[attr-defined]
+
+
 @pytest.fixture
-def serialized_moto() -> Iterator[None]:
-    """Real DynamoDB serialises writes per item; moto does not (traps.md §3b). Make it so."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    names = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
-    originals = {name: getattr(DynamoDBBackend, name) for name in (*names, "get_item", "query")}
-    for name, original in originals.items():
-
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        setattr(DynamoDBBackend, name, locked)
-    yield
-    for name, original in originals.items():
-        setattr(DynamoDBBackend, name, original)
+def serialized_moto(atomic_dynamodb: Any) -> None:
+    """Names the dependency in race tests; the serialisation itself is session-wide."""
 
 
 @pytest.fixture

@@ -81,6 +81,28 @@ class Stack:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def dynamodb(self) -> Any:
+        """A client on the stack's embedded DynamoDB, to check data independently of the API."""
+        import boto3
+
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://127.0.0.1:{self.moto_port}",
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def ping_log(self, check: str) -> list[dict[str, Any]]:
+        """The check's ping items, oldest first, straight from the table."""
+        reply = self.dynamodb().query(
+            TableName="vigil",
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :ping)",
+            ExpressionAttributeValues={":pk": {"S": f"CHECK#{check}"}, ":ping": {"S": "PING#"}},
+        )
+        assert "LastEvaluatedKey" not in reply, "more than one page: raise the query's scope"
+        return sorted(reply["Items"], key=lambda item: item["sk"]["S"])
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
         return self.process.wait(timeout=20)

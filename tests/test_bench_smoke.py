@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # the benchmarks in a subprocess
 FIGURES = ("ping_cost", "ping_overhead", "sweep_cost", "alert_latency", "cold_start", "cost_model")
 
 

@@ -207,7 +207,9 @@ def test_the_failed_publish_alarm_stays_on_while_an_alert_is_stuck() -> None:
     from chalicelib import domain
     from tools.alarms import alarms
 
-    alarm = alarms(lambda suffix: suffix, "api", "sweep", "topic")["AlertsFailedAlarm"]
+    alarm = alarms(lambda suffix: suffix, "api", "sweep", "topic", "ping", "notify", "dead")[
+        "AlertsFailedAlarm"
+    ]
     assert (alarm["MetricName"], alarm["Dimensions"][0]["Value"]) == ("AlertsFailed", "sweep")
     assert (alarm["Threshold"], alarm["DatapointsToAlarm"]) == (1, 1)
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"

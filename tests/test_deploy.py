@@ -5,6 +5,7 @@ through the real ``chalice package`` and cfn-lint.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 from chalicelib import metrics
 from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
 from tests.conftest import ROOT
-from tools.deploy import Aws, deploy, destroy
+from tools.deploy import AWS_SERVICES, Aws, deploy, destroy
 from tools.package import PackageError, build, check_zip, lint
 from tools.policy import FUNCTIONS, Arns, deployed_policy, stack_policy_document
 from tools.template import FUNCTION_IDS, POLICY_IDS, ROLE_IDS
@@ -44,13 +45,35 @@ class Operations:
 
 
 @pytest.fixture
-def aws_clients() -> Iterator[Aws]:
+def aws_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     from moto import mock_aws
 
+    _keep_logging_config(monkeypatch)
     with mock_aws():
         import boto3
 
-        yield Aws(*(boto3.client(name) for name in ("dynamodb", "sns", "kms", "cloudwatch")))
+        yield Aws(*(boto3.client(name) for name in AWS_SERVICES))
+
+
+def _keep_logging_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto 5.2.5 drops a function's LoggingConfig; Lambda keeps and returns it. Make moto do so."""
+    from moto.awslambda.models import LambdaFunction
+
+    update, get = LambdaFunction.update_configuration, LambdaFunction.get_configuration
+
+    def update_configuration(self: Any, updates: dict[str, Any]) -> dict[str, Any]:
+        if "LoggingConfig" in updates:
+            self.vigil_logging_config = updates["LoggingConfig"]
+        return dict(update(self, updates))
+
+    def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config = dict(get(self, *args, **kwargs))
+        if hasattr(self, "vigil_logging_config"):
+            config["LoggingConfig"] = self.vigil_logging_config
+        return config
+
+    monkeypatch.setattr(LambdaFunction, "update_configuration", update_configuration)
+    monkeypatch.setattr(LambdaFunction, "get_configuration", get_configuration)
 
 
 def settings_of(aws: Aws) -> dict[str, Any]:
@@ -151,9 +174,11 @@ class FakeChalice:
 
     def __init__(self) -> None:
         self.commands: list[list[str]] = []
+        self.notify_queues: list[str | None] = []  # what app.py's queue subscription would read
 
     def __call__(self, command: list[str], cwd: Path) -> None:
         self.commands.append(command[1:])
+        self.notify_queues.append(os.environ.get("VIGIL_NOTIFY_QUEUE"))
         stage = command[command.index("--stage") + 1]
         deployed = cwd / ".chalice" / "deployed"
         deployed.mkdir(exist_ok=True)
@@ -170,15 +195,62 @@ class FakeChalice:
                 "lambda_arn": function.format(stage, "-sweep"),
             },
             {
+                "name": "notify",
+                "resource_type": "lambda_function",
+                "lambda_arn": function.format(stage, "-notify"),
+            },
+            {
                 "name": "rest_api",
                 "resource_type": "rest_api",
                 "rest_api_id": "abc123",
                 "rest_api_url": "https://abc123.execute-api.us-east-1.amazonaws.com/api/",
             },
         ]
+        resources.append(
+            {
+                "name": "ping",
+                "resource_type": "lambda_function",
+                "lambda_arn": function.format(stage, "-ping"),
+            }
+        )
         if command[1] == "delete":
             resources = []
+        else:
+            self._create_functions(stage, cwd)
         (deployed / f"{stage}.json").write_text(json.dumps({"resources": resources}))
+
+    @staticmethod
+    def _create_functions(stage: str, cwd: Path) -> None:
+        """The functions chalice deploy would create, in moto (a re-deploy keeps them), with the
+        stage's environment as chalice sets it: the ping function needs the notify queue's."""
+        import io
+
+        import boto3
+
+        lambda_ = boto3.client("lambda")
+        existing = {f["FunctionName"] for f in lambda_.list_functions()["Functions"]}
+        role = "arn:aws:iam::123456789012:role/vigil"
+        if "vigil" not in {r["RoleName"] for r in boto3.client("iam").list_roles()["Roles"]}:
+            boto3.client("iam").create_role(RoleName="vigil", AssumeRolePolicyDocument="{}")
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("app.py", "def app(event, context):\n    return None\n")
+        config = json.loads((cwd / ".chalice" / "config.json").read_text())
+        variables = {
+            **config.get("environment_variables", {}),
+            **config["stages"][stage].get("environment_variables", {}),
+        }
+        for suffix in ("", "-sweep", "-ping", "-notify"):
+            name = f"vigil-{stage}{suffix}"
+            if name not in existing:
+                lambda_.create_function(
+                    FunctionName=name,
+                    Runtime="python3.11",
+                    Role=role,
+                    Handler="app.app",
+                    Code={"ZipFile": code.getvalue()},
+                    Environment={"Variables": variables},
+                )
 
 
 @pytest.fixture
@@ -212,6 +284,8 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert snapshot(project) == files
     assert operations.writes() == []
     assert chalice.commands == [["deploy", "--stage", "prod"]] * 2
+    assert chalice.notify_queues == ["vigil-prod-alerts-notify"] * 2
+    assert "VIGIL_NOTIFY_QUEUE" not in os.environ  # set for chalice only
     stage = json.loads((project / ".chalice" / "config.json").read_text())["stages"]["prod"]
     env = stage["environment_variables"]
     assert env["VIGIL_TABLE"] == "vigil-prod"
@@ -221,9 +295,37 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
         written = json.loads((project / ".chalice" / name).read_text())
         table = aws_clients.dynamodb.describe_table(TableName="vigil-prod")["Table"]["TableArn"]
         key = aws_clients.kms.describe_key(KeyId="alias/vigil-prod-alerts")["KeyMetadata"]["Arn"]
-        assert written == deployed_policy(function, Arns(table, env["VIGIL_TOPIC_ARN"], key))
+        queue = aws_clients.sqs.get_queue_url(QueueName="vigil-prod-alerts-notify")["QueueUrl"]
+        assert env["VIGIL_NOTIFY_QUEUE_URL"] == queue
+        queues = [
+            f"arn:aws:sqs:us-east-1:123456789012:vigil-prod-alerts-notify{suffix}"
+            for suffix in ("", "-dead")
+        ]
+        arns = Arns(table, env["VIGIL_TOPIC_ARN"], key, *queues)
+        assert written == deployed_policy(function, arns)
     assert deployed.sweep_function == "vigil-prod-sweep"
-    assert "Ping base URL: https://abc123.execute-api.us-east-1.amazonaws.com/api/ping/" in said
+    url = aws_clients.lambda_.get_function_url_config(FunctionName="vigil-prod-ping")
+    assert url["AuthType"] == "NONE"
+    assert any(line.startswith(f"Ping base URL: {url['FunctionUrl']}ping/") for line in said)
+    rest_pings = "REST pings:    https://abc123.execute-api.us-east-1.amazonaws.com/api/ping/"
+    assert any(line.startswith(rest_pings) for line in said)
+    rest_root = "https://abc123.execute-api.us-east-1.amazonaws.com/api"
+    ping_env = aws_clients.lambda_.get_function_configuration(FunctionName="vigil-prod-ping")
+    assert ping_env["Environment"]["Variables"]["VIGIL_SITE_ROOT"] == rest_root
+    # A ping that brings a channel-routed check up queues its alert: the URL must survive.
+    assert ping_env["Environment"]["Variables"]["VIGIL_NOTIFY_QUEUE_URL"] == queue
+    ping_config = stage["lambda_functions"]["ping"]["environment_variables"]
+    assert ping_config == {"VIGIL_SITE_ROOT": rest_root}  # kept for the next chalice deploy
+    for function in ("vigil-prod", "vigil-prod-sweep", "vigil-prod-ping", "vigil-prod-notify"):
+        logging = aws_clients.lambda_.get_function_configuration(FunctionName=function)
+        assert logging["LoggingConfig"] == {
+            "LogFormat": "JSON",
+            "ApplicationLogLevel": "INFO",
+            "SystemLogLevel": "WARN",
+        }
+    policy = json.loads(aws_clients.lambda_.get_policy(FunctionName="vigil-prod-ping")["Policy"])
+    actions = {s["Action"] for s in policy["Statement"]}
+    assert actions == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
     assert "API URL:       https://abc123.execute-api.us-east-1.amazonaws.com/api/api/v3/" in said
     dashboard = "Dashboard:     https://abc123.execute-api.us-east-1.amazonaws.com/api/ "
     assert any(line.startswith(dashboard) for line in said)
@@ -249,6 +351,11 @@ def test_deploy_installs_the_watchman_on_the_deployed_sweeper(
             "sweep-throttles",
             "api-errors",
             "api-throttles",
+            "ping-errors",
+            "ping-throttles",
+            "notify-errors",
+            "notify-throttles",
+            "notify-dead-letters",
         )
     )
     for alarm in alarms.values():
@@ -257,6 +364,9 @@ def test_deploy_installs_the_watchman_on_the_deployed_sweeper(
     failed = alarms["vigil-prod-alerts-failed"]
     assert (failed["Namespace"], failed["MetricName"]) == ("Vigil", "AlertsFailed")
     assert failed["Dimensions"] == [{"Name": "FunctionName", "Value": "vigil-prod-sweep"}]
+    assert alarms["vigil-prod-notify-errors"]["Dimensions"][0]["Value"] == "vigil-prod-notify"
+    dead = alarms["vigil-prod-notify-dead-letters"]
+    assert dead["Dimensions"] == [{"Name": "QueueName", "Value": "vigil-prod-alerts-notify-dead"}]
 
 
 def test_destroy_keeps_the_data_unless_asked(aws_clients: Aws, project: Path) -> None:
@@ -270,6 +380,7 @@ def test_destroy_keeps_the_data_unless_asked(aws_clients: Aws, project: Path) ->
     destroy("prod", project, aws_clients, chalice, lambda line: None, delete_data=True)
     assert aws_clients.dynamodb.list_tables()["TableNames"] == []
     assert aws_clients.sns.list_topics()["Topics"] == []
+    assert aws_clients.sqs.list_queues().get("QueueUrls", []) == []
     keys = aws_clients.kms.list_keys()["Keys"]
     states = {
         aws_clients.kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"]
@@ -311,6 +422,7 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_template_passes_cfn_lint(packaged: tuple[Path, Path]) -> None:
     lint(packaged[0])
 
@@ -326,6 +438,7 @@ def test_cfn_lint_would_catch_a_broken_template(
         lint(path)
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_stack_owns_a_protected_table_of_the_code_s_schema(template: dict[str, Any]) -> None:
     ((_, table),) = resources_of(template, "AWS::DynamoDB::Table").items()
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
@@ -341,6 +454,7 @@ def test_the_stack_owns_a_protected_table_of_the_code_s_schema(template: dict[st
     }
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_topic_is_encrypted_with_a_key_cloudwatch_may_use(template: dict[str, Any]) -> None:
     ((topic_id, topic),) = resources_of(template, "AWS::SNS::Topic").items()
     ((key_id, key),) = resources_of(template, "AWS::KMS::Key").items()
@@ -356,6 +470,7 @@ def test_the_topic_is_encrypted_with_a_key_cloudwatch_may_use(template: dict[str
     assert "123456789012" not in json.dumps(template)
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_sweeper_runs_every_minute_with_time_for_fast_mode(template: dict[str, Any]) -> None:
     sweep = template["Resources"][FUNCTION_IDS["sweep"]]["Properties"]
     (event,) = sweep["Events"].values()
@@ -363,6 +478,7 @@ def test_the_sweeper_runs_every_minute_with_time_for_fast_mode(template: dict[st
     assert sweep["Timeout"] >= 75
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_each_function_has_its_own_role_with_its_own_grants(template: dict[str, Any]) -> None:
     resources = template["Resources"]
     for function in FUNCTIONS:
@@ -380,6 +496,7 @@ def test_each_function_has_its_own_role_with_its_own_grants(template: dict[str, 
         assert actions == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_each_function_logs_to_a_group_that_expires(template: dict[str, Any]) -> None:
     groups = resources_of(template, "AWS::Logs::LogGroup").values()
     names = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups}
@@ -387,7 +504,8 @@ def test_each_function_logs_to_a_group_that_expires(template: dict[str, Any]) ->
     assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups)
 
 
-def test_the_alarms_watch_the_sweeper_and_both_functions(template: dict[str, Any]) -> None:
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
+def test_the_alarms_watch_the_sweeper_and_every_function(template: dict[str, Any]) -> None:
     alarms = {
         k: v["Properties"] for k, v in resources_of(template, "AWS::CloudWatch::Alarm").items()
     }
@@ -406,12 +524,26 @@ def test_the_alarms_watch_the_sweeper_and_both_functions(template: dict[str, Any
         {"Name": metrics.FUNCTION_DIMENSION, "Value": {"Ref": FUNCTION_IDS["sweep"]}}
     ]
     assert heartbeat["TreatMissingData"] == "breaching"
+    dead = alarms.pop("NotifyDeadLettersAlarm")
+    assert (dead["Namespace"], dead["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert dead["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["NotifyDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (dead["Threshold"], dead["ComparisonOperator"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
     watched = {(a["MetricName"], a["Dimensions"][0]["Value"]["Ref"]) for a in alarms.values()}
+    # The ping function included: its throttles are pings refused once reserved concurrency caps it.
     assert watched == {(m, f) for m in ("Errors", "Throttles") for f in FUNCTION_IDS.values()}
     for alarm in [heartbeat, *alarms.values()]:
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlertTopic"}]
 
 
+@pytest.mark.slow  # builds the real package (chalice package, pip download)
 def test_the_zip_holds_the_pinned_runtime_closure_only(packaged: tuple[Path, Path]) -> None:
     entries = check_zip(packaged[1], ROOT / "requirements.txt", ROOT / "requirements-dev.txt")
     assert {"app.py", "chalicelib", "croniter", "dateutil"} <= set(entries)
@@ -438,3 +570,115 @@ def test_the_zip_check_refuses_what_must_not_ship(
         archive.writestr(entry, "")
     with pytest.raises(PackageError, match=problem):
         check_zip(bad, ROOT / "requirements.txt", ROOT / "requirements-dev.txt")
+
+
+def test_the_notifier_consumes_the_stack_s_own_queue_one_message_at_a_time(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    notify = resources[FUNCTION_IDS["notify"]]["Properties"]
+    (event,) = notify["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::Sub": "${NotifyQueue.Arn}"}
+    assert event["Properties"]["BatchSize"] == 1
+    queue = resources["NotifyQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * notify["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["NotifyDeadLetterQueue", "Arn"]
+    }
+    subscription = resources["NotifyQueueSubscription"]["Properties"]
+    assert subscription["TopicArn"] == {"Ref": "AlertTopic"}
+    assert subscription["RawMessageDelivery"] is True
+    assert subscription["FilterPolicy"] == {"flip_id": [{"exists": True}]}
+    variables = notify["Environment"]["Variables"]
+    assert variables["VIGIL_NOTIFY_QUEUE_URL"] == {"Ref": "NotifyQueue"}
+    assert "VIGIL_ALLOW_LOOPBACK_URLS" not in variables  # deployed: the SSRF guard is strict
+
+
+def test_pings_have_a_public_function_url_on_their_own_function(template: dict[str, Any]) -> None:
+    from tools.template import PING_URL_ID
+
+    resources = template["Resources"]
+    ping_arn = {"Fn::GetAtt": [FUNCTION_IDS["ping"], "Arn"]}
+    url = resources[PING_URL_ID]
+    assert url["Type"] == "AWS::Lambda::Url"
+    assert url["Properties"]["AuthType"] == "NONE"
+    assert url["Properties"]["TargetFunctionArn"] == ping_arn
+    cors = url["Properties"]["Cors"]
+    assert cors["AllowOrigins"] == ["*"] and set(cors["AllowMethods"]) == {"GET", "POST", "HEAD"}
+    permissions = {
+        p["Properties"]["Action"]: p["Properties"]
+        for p in resources_of(template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == ping_arn
+    }
+    # Since October 2025 a public function URL needs both statements.
+    assert permissions["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
+    assert permissions["lambda:InvokeFunctionUrl"]["Principal"] == "*"
+    assert permissions["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
+    assert permissions["lambda:InvokeFunction"]["Principal"] == "*"
+    ping = resources[FUNCTION_IDS["ping"]]["Properties"]
+    assert ping["Handler"] == "app.ping_url"
+    assert "Events" not in ping  # no API Gateway route leads to it
+    # Checks that ?create=1 makes through the URL get the REST API's URLs, not the URL's.
+    site_root = ping["Environment"]["Variables"]["VIGIL_SITE_ROOT"]["Fn::Sub"]
+    assert site_root == "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"
+    # A ping that brings a channel-routed check up queues its alert, as the API's would.
+    assert ping["Environment"]["Variables"]["VIGIL_NOTIFY_QUEUE_URL"] == {"Ref": "NotifyQueue"}
+    grants = resources[POLICY_IDS["ping"]]["Properties"]["PolicyDocument"]["Statement"]
+    queueing = [g for g in grants if "sqs:SendMessage" in g["Action"]]
+    assert [g["Resource"] for g in queueing] == [{"Fn::Sub": "${NotifyQueue.Arn}"}]
+    for other in ("api_handler", "sweep", "notify"):
+        variables = template["Resources"][FUNCTION_IDS[other]]["Properties"]["Environment"]
+        assert "VIGIL_SITE_ROOT" not in variables["Variables"]
+    output = template["Outputs"]["PingBaseURL"]["Value"]
+    assert output == {"Fn::Join": ["", [{"Fn::GetAtt": [PING_URL_ID, "FunctionUrl"]}, "ping/"]]}
+    assert template["Outputs"]["RestPingBaseURL"]["Value"]["Fn::Sub"].endswith("/api/ping/")
+
+
+def test_every_function_is_arm64_at_128_mb_with_json_logs_and_quiet_platform_lines(
+    template: dict[str, Any],
+) -> None:
+    for function_id in FUNCTION_IDS.values():
+        properties = template["Resources"][function_id]["Properties"]
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["MemorySize"] == 128
+        assert properties["LoggingConfig"] == {
+            "LogFormat": "JSON",
+            "ApplicationLogLevel": "INFO",
+            "SystemLogLevel": "WARN",
+        }
+
+
+def test_the_zip_ships_bytecode_python_loads_without_its_source(
+    packaged: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Unchecked-hash pycs for the runtime's Python: proven by breaking every source file."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    ping = json.loads(packaged[0].read_text())["Resources"][FUNCTION_IDS["ping"]]
+    assert ping["Properties"]["Runtime"] == runtime
+    with zipfile.ZipFile(packaged[1]) as archive:
+        names = set(archive.namelist())
+        sources = [n for n in names if n.endswith(".py")]
+        for source in sources:
+            pyc = str(importlib.util.cache_from_source(source))
+            assert pyc in names, source
+            header = archive.read(pyc)[:16]
+            assert header[:4] == importlib.util.MAGIC_NUMBER
+            assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, unchecked
+        archive.extractall(tmp_path)
+    for source in sources:
+        (tmp_path / source).write_text('raise SyntaxError("the source was read")\n')
+    done = subprocess.run(
+        [sys.executable, "-B", "-c", "import app; print(sorted(app.app.routes)[0])"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().startswith("/")

@@ -118,6 +118,7 @@ def alerts_by_check(queue_url: str) -> dict[tuple[str, str], list[str]]:
 # --- concurrency ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_200_concurrent_pings_are_all_counted_and_logged(
     deps: Deps, aws: dict[str, str], serialized_moto: None
 ) -> None:
@@ -150,6 +151,7 @@ def test_200_concurrent_pings_are_all_counted_and_logged(
     assert read_alerts(aws["queue_url"]) == []
 
 
+@pytest.mark.slow
 def test_4_sweepers_racing_over_500_due_checks_alert_exactly_500_times(
     deps: Deps, aws: dict[str, str], serialized_moto: None
 ) -> None:
@@ -218,6 +220,7 @@ class FlakyAlerter:
         return message_id
 
 
+@pytest.mark.slow
 def test_sns_failing_30_percent_delivers_every_alert_within_the_following_sweeps(
     deps: Deps, aws: dict[str, str]
 ) -> None:
@@ -630,6 +633,7 @@ def simulate(jobs: list[Job], span: tuple[datetime, datetime]) -> Simulation:
     return simulation
 
 
+@pytest.mark.slow
 def test_a_year_of_jobs_run_as_cron_runs_them_raises_no_alert() -> None:
     jobs = year_jobs(random.Random(2026), YEAR)
     assert len(jobs) >= 200 and {j.check.tz for j in jobs} == set(ZONES)
@@ -683,6 +687,7 @@ def _fault(rng: random.Random, job: Job, k: int, fault: str) -> Expected:
     return Expected(check.uuid, "down", "overrun", at + MAX_DURATION)
 
 
+@pytest.mark.slow
 def test_a_year_with_faults_alerts_each_exactly_once_within_one_sweep_interval() -> None:
     rng = random.Random(1984)
     jobs = year_jobs(rng, YEAR)
@@ -707,6 +712,7 @@ def test_a_year_with_faults_alerts_each_exactly_once_within_one_sweep_interval()
         assert timedelta(0) <= at - e.at < MINUTE, e
 
 
+@pytest.mark.slow
 def test_a_month_across_dst_on_moto_raises_no_alert(deps: Deps, aws: dict[str, str]) -> None:
     """The same drill on DynamoDB (moto): the fake must not be what keeps the year quiet."""
     span = (datetime(2026, 9, 28, tzinfo=UTC), datetime(2026, 11, 6, tzinfo=UTC))

@@ -17,6 +17,8 @@ import pytest
 
 from tests.stack import ROOT, running_stack
 
+pytestmark = pytest.mark.slow  # builds a venv, then a real stack
+
 REQUIREMENTS = ROOT / "tests" / "hc-client-requirements.txt"
 CLIENT_VENV = ROOT / ".venv-hc"
 FLOW = ROOT / "tests" / "clients" / "hc_client_flow.py"

@@ -128,3 +128,100 @@ def _count_and_time(name: str) -> None:
 def test_malformed_metrics_are_refused(record: Any) -> None:
     with pytest.raises(ValueError):
         record()
+
+
+class Ticks:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_requests_flush_once_per_interval_with_the_counts_summed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ticks = Ticks()
+    metrics.count(metrics.PINGS, kind="success")
+    assert metrics.flush_if_due(60, ticks)  # a process's first request flushes
+    for _ in range(5):
+        ticks.now += 10
+        metrics.count(metrics.PINGS, kind="success")
+        assert not metrics.flush_if_due(60, ticks)
+    ticks.now += 10  # 60 s after the first flush
+    assert metrics.flush_if_due(60, ticks)
+    assert [line["Pings"] for line in emitted(capsys)] == [1.0, 5.0]
+
+
+def test_an_interval_of_zero_flushes_every_request_and_nothing_recorded_writes_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ticks = Ticks()
+    assert not metrics.flush_if_due(0, ticks)
+    metrics.count(metrics.PINGS, kind="log")
+    assert metrics.flush_if_due(0, ticks)
+    metrics.count(metrics.PINGS, kind="log")
+    assert metrics.flush_if_due(0, ticks)
+    assert len(emitted(capsys)) == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"), [("", 60), ("0", 0), ("300", 300), ("2.5", 2.5), ("-1", 60), ("x", 60)]
+)
+def test_the_flush_interval_comes_from_the_environment(raw: str, seconds: float) -> None:
+    assert metrics.flush_seconds({metrics.FLUSH_SECONDS_VARIABLE: raw}) == seconds
+
+
+def test_the_per_ping_log_line_is_debug_unless_configured(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    from chalicelib.logs import log_event
+
+    monkeypatch.delenv("VIGIL_PING_LOG_LEVEL", raising=False)
+    with caplog.at_level(logging.INFO, logger="vigil"):
+        log_event("ping", check="c1")
+        log_event("flip", check="c1")
+        monkeypatch.setenv("VIGIL_PING_LOG_LEVEL", "info")
+        log_event("ping", check="c2")
+    assert [(r.levelno, json.loads(r.getMessage())["event"]) for r in caplog.records] == [
+        (logging.INFO, "flip"),
+        (logging.INFO, "ping"),
+    ]
+    assert "c2" in caplog.text and '"c1", "event": "ping"' not in caplog.text
+
+
+def test_the_lambda_init_hook_builds_the_dynamodb_client_the_first_ping_uses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto import mock_aws
+
+    from chalicelib import wiring
+    from chalicelib.dynamo import DynamoStore
+    from chalicelib.settings import Settings
+
+    settings = Settings(table="t", topic_arn="arn:aws:sns:us-east-1:123456789012:t")
+    with mock_aws():
+        assert not wiring.init_lambda({})  # tests, the local stack: nothing built at import
+        assert wiring._early_clients == {}
+        built: list[str] = []
+        real = wiring.aws_client
+
+        def recording(service: str) -> Any:
+            built.append(service)
+            return real(service)
+
+        monkeypatch.setattr(wiring, "aws_client", recording)
+        assert wiring.init_lambda({"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"})
+        assert built == ["dynamodb"]
+        early = wiring._early_clients["dynamodb"]
+        store = wiring.build_deps(settings).store
+        assert isinstance(store, DynamoStore)
+        assert store.client is early  # taken over, not built again
+        assert built == ["dynamodb"] and wiring._early_clients == {}
+        again = wiring.build_deps(settings).store
+        assert isinstance(again, DynamoStore) and again.client is not early  # handed out once
+    wiring.reset()

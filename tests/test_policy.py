@@ -32,7 +32,19 @@ JSON = {"Content-Type": "application/json"}
 
 # Granted although no flow below makes the call, each with its reason. Anything granted, never
 # called and not listed here fails test_each_policy_grants_only_what_its_function_calls.
-UNEXERCISED_GRANTS: dict[str, dict[str, str]] = {"api_handler": {}, "sweep": {}}
+UNEXERCISED_GRANTS: dict[str, dict[str, str]] = {
+    "api_handler": {},
+    "sweep": {},
+    "ping": {
+        "dynamodb:BatchWriteItem": "prunes a check's ping log once every VIGIL_PING_LOG_LIMIT "
+        "(100) pings of it; the flows ping no check that often through the function URL",
+    },
+    "notify": {
+        "sqs:ReceiveMessage": "the SQS event source mapping polls the queue with this role",
+        "sqs:DeleteMessage": "the event source mapping deletes what the function handled",
+        "sqs:GetQueueAttributes": "the event source mapping reads the queue's settings",
+    },
+}
 
 
 # --- IAM: which requests a call makes, and whether a policy allows them ---------------------
@@ -50,12 +62,25 @@ def iam_requests(prefix: str, operation: str, params: dict[str, Any], arns: Arns
     if prefix == "dynamodb":
         return _dynamodb_requests(operation, params)
     if prefix == "sns" and operation == "Publish":
+        if params["TopicArn"] != arns.topic:
+            return [("sns:Publish", params["TopicArn"])]  # a channel's own (unencrypted) topic
         return [
             ("sns:Publish", params["TopicArn"]),
             ("kms:GenerateDataKey", arns.topic_key),
             ("kms:Decrypt", arns.topic_key),
         ]
+    if prefix == "kms" and "KeyId" in params:
+        # The app names the key by alias; IAM authorizes against the key the alias points at.
+        key = params["KeyId"]
+        return [(f"kms:{operation}", arns.topic_key if key == f"alias/{TOPIC}" else key)]
+    if prefix == "sqs" and "QueueUrl" in params:
+        return [(f"sqs:{operation}", queue_arn(params["QueueUrl"]))]
     return [(f"{prefix}:{operation}", "*")]
+
+
+def queue_arn(url: str) -> str:
+    account, name = url.rstrip("/").split("/")[-2:]
+    return f"arn:aws:sqs:us-east-1:{account}:{name}"
 
 
 def _dynamodb_requests(operation: str, params: dict[str, Any]) -> list[Request]:
@@ -148,10 +173,19 @@ class Flows:
     keys: Any
     clock: Any
     sns: Any
+    sqs: Any = None
+    queue_url: str = ""
 
     def http(self, method: str, path: str, **kwargs: Any) -> Any:
         with self.recorder.acting_as("api_handler"):
             return getattr(self.client.http, method)(path, **kwargs)
+
+    def url(self, method: str, path: str, body: bytes | None = None) -> Any:
+        """A ping through the function URL: the ``ping`` function, its own role."""
+        from tests.test_function_url import url_event
+
+        with self.recorder.acting_as("ping"):
+            return self.client.lambda_.invoke("ping", url_event(method, path, body=body)).payload
 
     def sweep(self) -> None:
         event = self.client.events.generate_cw_event(
@@ -169,6 +203,23 @@ class Flows:
         )
         assert reply.status_code in (200, 201), reply.body
         return str(json.loads(reply.body)["uuid"])
+
+    def notify(self) -> int:
+        """The event source mapping: each visible message, one invocation, deleted on success."""
+        handled = 0
+        while True:
+            reply = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            )
+            if not reply.get("Messages"):
+                return handled
+            for message in reply["Messages"]:
+                with self.recorder.acting_as("notify"):
+                    self.client.lambda_.invoke("notify", sqs_event(message))
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+                handled += 1
 
     def later(self, seconds: int) -> None:
         self.clock.shift(timedelta(seconds=seconds))
@@ -199,7 +250,26 @@ def run_api_flows(flows: Flows, simple: str, cron: str) -> None:
         f"/ping/{ping_key}/missing",
     ):
         flows.http("get", path)
+    run_url_flows(flows, simple, cron)
     run_management_flows(flows, simple, rw)
+
+
+def run_url_flows(flows: Flows, simple: str, cron: str) -> None:
+    """Every ping form through the function URL, as the ``ping`` function."""
+    for suffix in ("", "/start", "/log", "/progress", "/0", "/1", "/256", f"/start?rid={RID}"):
+        flows.url("GET", f"/ping/{simple}{suffix}")
+    flows.url("POST", f"/ping/{cron}", body=b"done")
+    flows.url("HEAD", f"/ping/{cron}")
+    flows.url("GET", "/ping/7b4c2f0e-0000-4000-8000-000000000000")
+    ping_key = flows.keys.ping_key
+    for path in (
+        f"/ping/{ping_key}/nightly",
+        f"/ping/{ping_key}/nightly/fail",
+        f"/ping/{ping_key}/missing",
+        f"/ping/{ping_key}/made-by-ping?create=1",
+        "/api/v3/checks/",
+    ):
+        flows.url("GET", path)
 
 
 def run_management_flows(flows: Flows, check: str, rw: str) -> None:
@@ -237,6 +307,8 @@ def run_alert_flows(flows: Flows) -> None:
     flows.later(300)
     flows.sweep()  # both go down, alerts published by the sweep
     flows.http("get", f"/ping/{silent}")  # up: published on the ping path
+    flows.http("get", f"/ping/{overrun}/fail")
+    flows.url("GET", f"/ping/{overrun}")  # up again, published by the function URL's function
     with flows.topic_gone():
         flows.http("get", f"/ping/{silent}/fail")  # publish fails on the ping path
         flows.later(300)
@@ -244,6 +316,55 @@ def run_alert_flows(flows: Flows) -> None:
     flows.later(3600)
     flows.sweep()  # leases ran out: both undelivered flips are retried and delivered
     flows.sweep()
+
+
+def sqs_event(message: dict[str, Any]) -> dict[str, Any]:
+    attributes = {
+        name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
+        for name, value in message.get("MessageAttributes", {}).items()
+    }
+    record = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "messageAttributes": attributes,
+    }
+    return {"Records": [record]}
+
+
+def run_channel_flows(flows: Flows) -> None:
+    """Channels created, listed, routed, delivered, retried to the dead letter, and deleted."""
+    from tests.capture import Behaviour, CaptureServer
+
+    headers = {"X-Api-Key": flows.keys.api_key, **JSON}
+    chat_topic = flows.sns.create_topic(Name="policy-chatbot")["TopicArn"]
+    with CaptureServer() as good, CaptureServer(Behaviour(status=503)) as bad:
+        bodies = [
+            {"name": "hook", "kind": "webhook", "url": good.url("/w")},
+            {"name": "broken", "kind": "slack", "url": bad.url("/s")},
+            {"name": "chat", "kind": "sns", "topic_arn": chat_topic, "format": "chatbot"},
+        ]
+        for body in bodies:
+            reply = flows.http("post", "/api/v3/channels/", headers=headers, body=json.dumps(body))
+            assert reply.status_code == 201, reply.body
+        flows.http("get", "/api/v3/channels/", headers=headers)
+        everywhere = flows.create(name="everywhere", timeout=60, grace=60, channels="*")
+        elsewhere = flows.create(name="elsewhere", timeout=60, grace=60, channels="hook,broken")
+        by_url = flows.create(name="by-url", timeout=60, grace=60, channels="hook")
+        for uuid in (everywhere, elsewhere):
+            flows.http("get", f"/ping/{uuid}")
+        flows.url("GET", f"/ping/{by_url}")
+        flows.later(300)
+        flows.sweep()  # down: one via the topic, two queued directly by the sweeper
+        flows.http("get", f"/ping/{elsewhere}")  # up, queued directly on the ping path
+        flows.url("GET", f"/ping/{by_url}")  # up, queued by the function URL's function
+        flows.notify()
+        for _ in range(20):  # the broken channel's retries, until its budget is spent
+            flows.later(3600)
+            flows.notify()
+        doomed = json.loads(flows.http("get", "/api/v3/channels/", headers=headers).body)
+        broken = next(c["id"] for c in doomed["channels"] if c["name"] == "broken")
+        flows.http("delete", f"/api/v3/channels/{broken}", headers=headers)
 
 
 @pytest.fixture(scope="module")
@@ -257,14 +378,31 @@ def observed() -> Iterator[Recorder]:
         from chalicelib import wiring
         from chalicelib.bootstrap import provision
         from chalicelib.management import create_project
+        from chalicelib.notify_setup import ensure_notify_queues
         from chalicelib.settings import Settings
 
-        sns = boto3.client("sns")
+        sns, sqs = boto3.client("sns"), boto3.client("sqs")
         done = provision(boto3.client("dynamodb"), sns, boto3.client("kms"), TABLE, TOPIC)
-        recorder = Recorder(Arns(done.table_arn, done.topic_arn, done.topic_key_arn))
+        queues = ensure_notify_queues(sqs, sns, done.topic_arn)
+        recorder = Recorder(
+            Arns(
+                done.table_arn,
+                done.topic_arn,
+                done.topic_key_arn,
+                queues.arn,
+                queues.dead_letter_arn,
+            )
+        )
         real_client = wiring.aws_client
         patch.setattr(wiring, "aws_client", lambda service: recorder.attach(real_client(service)))
-        deps = wiring.build_deps(Settings(table=TABLE, topic_arn=done.topic_arn))
+        settings = Settings(
+            table=TABLE,
+            topic_arn=done.topic_arn,
+            notify_queue_url=queues.url,
+            dead_letter_url=queues.dead_letter_url,
+            allow_loopback=True,  # the capture servers; the guard itself is tested elsewhere
+        )
+        deps = wiring.build_deps(settings)
         patch.setattr(wiring, "_deps", deps)
         keys = create_project(deps, "policy")  # operator work: the CLI, not a function
         recorder.strays.clear()
@@ -274,12 +412,13 @@ def observed() -> Iterator[Recorder]:
             Client(app, project_dir=str(ROOT)) as client,
             time_machine.travel(T0, tick=False) as clock,
         ):
-            flows = Flows(client, recorder, keys, clock, sns)
+            flows = Flows(client, recorder, keys, clock, sns, sqs, queues.url)
             simple = flows.create(name="simple", timeout=60, grace=60)
             cron = flows.create(
                 name="nightly", slug="nightly", schedule="30 2 * * *", tz="Europe/Riga", grace=900
             )
             run_api_flows(flows, simple, cron)
+            run_channel_flows(flows)  # first: run_alert_flows recreates the topic
             run_alert_flows(flows)
         wiring.reset()
         yield recorder
@@ -304,6 +443,17 @@ def test_the_flows_exercise_both_functions_and_nothing_runs_unattributed(
     assert {"dynamodb:UpdateItem", "dynamodb:PutItem", "sns:Publish"} <= {a for a, _ in api}
     assert ("dynamodb:Query", table_arn(TABLE) + "/index/due") in sweep
     assert ("sns:Publish", observed.arns.topic) in sweep
+    assert ("sqs:SendMessage", observed.arns.notify_queue) in sweep
+    assert ("sqs:SendMessage", observed.arns.notify_queue) in api
+    assert ("kms:Encrypt", observed.arns.topic_key) in api
+    notify = observed.calls["notify"]
+    assert ("kms:Decrypt", observed.arns.topic_key) in notify
+    assert ("sqs:SendMessage", observed.arns.dead_letter_queue) in notify
+    assert any(action == "sns:Publish" for action, _ in notify)
+    ping = observed.calls["ping"]
+    assert {"dynamodb:UpdateItem", "dynamodb:PutItem", "sns:Publish"} <= {a for a, _ in ping}
+    # A channel-only check brought back up through the function URL queues its own alert.
+    assert ("sqs:SendMessage", observed.arns.notify_queue) in ping
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -370,7 +520,14 @@ def _without_action(policy: dict[str, Any], action: str) -> dict[str, Any]:
 # --- the code, read statically ------------------------------------------------------------
 
 # Operator tools, run on an operator's machine with the operator's credentials, never in Lambda.
-OPERATOR_ONLY = {"bootstrap.py", "cli.py", "local.py"}
+OPERATOR_ONLY = {
+    "bootstrap.py",
+    "cli.py",
+    "local.py",
+    "channel_cli.py",
+    "local_notifier.py",
+    "notify_setup.py",
+}
 TRANSACTION_ITEMS = {
     "Put": "dynamodb:PutItem",
     "Update": "dynamodb:UpdateItem",
@@ -386,7 +543,7 @@ def aws_operations_in_lambda_code() -> set[str]:
 
     session = botocore.session.get_session()
     operations: dict[str, set[str]] = {}
-    for service in ("dynamodb", "sns"):
+    for service in ("dynamodb", "sns", "sqs", "kms"):
         model = session.get_service_model(service)
         for name in model.operation_names:
             operations.setdefault(_snake(name), set()).add(f"{model.endpoint_prefix}:{name}")
@@ -439,7 +596,8 @@ def test_every_aws_operation_in_the_lambda_code_is_granted_to_some_function(
 
 
 def test_policies_name_only_known_placeholders_and_real_arns() -> None:
-    arns = Arns(table_arn(TABLE), "arn:aws:sns:us-east-1:123456789012:t", "arn:aws:kms:k")
+    queues = [f"arn:aws:sqs:us-east-1:123456789012:q{suffix}" for suffix in ("", "-dead")]
+    arns = Arns(table_arn(TABLE), "arn:aws:sns:us-east-1:123456789012:t", "arn:aws:kms:k", *queues)
     for function in FUNCTIONS:
         text = json.dumps(deployed_policy(function, arns))
         assert "${" not in text

@@ -388,6 +388,7 @@ def allowed_methods(
     return [m.strip() for m in served.split(",") if m.strip() and m.strip() != "OPTIONS"] or methods
 
 
+@pytest.mark.slow
 def test_bad_input_to_every_endpoint_gets_no_5xx_and_writes_nothing_when_refused(
     fuzz_target: tuple[Any, dict[str, Any], WriteRecorder],
 ) -> None:

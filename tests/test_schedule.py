@@ -334,6 +334,7 @@ def cases(draw: st.DrawFn) -> tuple[str, str, datetime]:
     return draw(st.sampled_from(EXPRESSIONS)), tz, draw(starts(tz))
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_next_fire_matches_cronsim(case: tuple[str, str, datetime]) -> None:

@@ -319,8 +319,14 @@ class TestMetrics:
         assert self.values(lines, "SweepCompleted") == []
 
     def test_pings_are_counted_by_kind_per_request(
-        self, client: Any, project: Any, deps: Any, lines: list[dict[str, Any]]
+        self,
+        client: Any,
+        project: Any,
+        deps: Any,
+        lines: list[dict[str, Any]],
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
+        monkeypatch.setenv("VIGIL_METRICS_FLUSH_SECONDS", "0")  # every request flushes
         check = new_check(deps, project)
         client.http.get(f"/ping/{check.uuid}/start")
         client.http.get(f"/ping/{check.uuid}")

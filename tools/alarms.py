@@ -7,8 +7,9 @@ alarm is written once. Values may be plain strings (deploy) or intrinsic functio
   dimension ``FunctionName``). Five silent minutes in a row alarm; missing data is breaching,
   because a sweeper that stopped running emits nothing at all. It covers a disabled schedule,
   a broken deployment and a sweeper that keeps failing before it completes.
-- **Lambda errors and throttles** of both functions, from AWS/Lambda. No invocations is no
-  problem here, so missing data is not breaching.
+- **Notifier dead letters**: an alert still undelivered to a channel after its retry budget.
+- **Lambda errors and throttles** of every function (API, sweeper, ping, notifier), from
+  AWS/Lambda. No invocations is no problem here, so missing data is not breaching.
 - **Failed publishes.** Every failed alert publish counts ``AlertsFailed``. A flip that the
   API's first attempt could not publish is retried by the sweeper a minute later, so the
   sweeper's count is the one that says alerts are not getting out. One failure in the window
@@ -37,10 +38,27 @@ ALERTS_FAILED_PERIODS = math.ceil((domain.MAX_RETRY_DELAY.total_seconds() + 2 * 
 Name = Callable[[str], Any]
 
 
-def alarms(name: Name, api_function: Any, sweep_function: Any, topic: Any) -> dict[str, Any]:
+def alarms(
+    name: Name,
+    api_function: Any,
+    sweep_function: Any,
+    topic: Any,
+    ping_function: Any,
+    notify_function: Any,
+    dead_letter_queue: Any,
+) -> dict[str, Any]:
     """Alarm properties by CloudFormation logical id; ``name(suffix)`` makes each AlarmName."""
     actions = {"AlarmActions": [topic], "OKActions": [topic], "ActionsEnabled": True}
     return {
+        "NotifyDeadLettersAlarm": _dead_letter_alarm(
+            name("notify-dead-letters"), dead_letter_queue, actions
+        ),
+        "NotifyErrorsAlarm": _lambda_alarm(
+            name("notify-errors"), notify_function, "Errors", 1, actions
+        ),
+        "NotifyThrottlesAlarm": _lambda_alarm(
+            name("notify-throttles"), notify_function, "Throttles", 1, actions
+        ),
         "SweeperHeartbeatAlarm": {
             "AlarmName": name("sweeper-heartbeat"),
             "AlarmDescription": "Vigil's sweeper has not completed a sweep for "
@@ -83,6 +101,11 @@ def alarms(name: Name, api_function: Any, sweep_function: Any, topic: Any) -> di
         "ApiThrottlesAlarm": _lambda_alarm(
             name("api-throttles"), api_function, "Throttles", 1, actions
         ),
+        # The function URL's function: its throttles are pings refused (reserved concurrency).
+        "PingErrorsAlarm": _lambda_alarm(name("ping-errors"), ping_function, "Errors", 1, actions),
+        "PingThrottlesAlarm": _lambda_alarm(
+            name("ping-throttles"), ping_function, "Throttles", 1, actions
+        ),
     }
 
 
@@ -100,6 +123,25 @@ def _lambda_alarm(
         "Period": FIVE_MINUTES,
         "EvaluationPeriods": 1,
         "Threshold": threshold,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        **actions,
+    }
+
+
+def _dead_letter_alarm(alarm_name: Any, queue: Any, actions: dict[str, Any]) -> dict[str, Any]:
+    """Any alert a channel never took, after the whole retry budget (over an hour)."""
+    return {
+        "AlarmName": alarm_name,
+        "AlarmDescription": "Vigil: an alert could not be delivered to a channel within its "
+        "retry budget and is in the notifier's dead-letter queue (see the channel's last_error).",
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": queue}],
+        "Statistic": "Maximum",
+        "Period": FIVE_MINUTES,
+        "EvaluationPeriods": 1,
+        "Threshold": 1,
         "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         "TreatMissingData": "notBreaching",
         **actions,

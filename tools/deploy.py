@@ -6,13 +6,17 @@
 Credentials and region come from the usual AWS chain (environment, profile, SSO, instance role).
 
 Deploy, every step idempotent, so a re-run changes nothing that exists:
-1. the table and the encrypted alert topic (chalicelib/bootstrap.py);
+1. the table and the encrypted alert topic (chalicelib/bootstrap.py), and the notifier's queue,
+   its dead letters and the topic's subscription (chalicelib/notify_setup.py);
 2. the stage's ``.chalice/config.json`` entry: ``VIGIL_TABLE`` and ``VIGIL_TOPIC_ARN``, and per
    function an ``iam_policy_file`` rendered from ``.chalice/grants-<function>.json`` with the
    real ARNs (files are rewritten only when their content changes);
 3. ``chalice deploy --stage <stage>``;
-4. the watchman alarms (tools/alarms.py) on the deployed functions, alerting the same topic;
-5. the ping base URL, the Management API URL and the dashboard's, printed.
+4. the ``ping`` function's public function URL and its two resource-policy statements, and
+   every function's log settings (JSON, platform lines at WARN), which chalice cannot set;
+5. the watchman alarms (tools/alarms.py) on the deployed functions, alerting the same topic;
+6. both bases, printed: the function URL for pings, the REST API for pings behind a custom
+   domain or WAF, the Management API and the dashboard.
 
 Names: ``VIGIL_TABLE`` / ``VIGIL_TOPIC_NAME`` if set, else what the stage used before, else
 ``vigil-<stage>`` and ``vigil-<stage>-alerts``. Each stage gets its own table and topic,
@@ -25,20 +29,22 @@ subscriptions) and the key stay unless ``--delete-data``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chalicelib.bootstrap import Provisioned, provision
+from chalicelib.notify_setup import NotifyQueues, ensure_notify_queues, queue_names
 from tools.alarms import alarms
 from tools.paths import ROOT, tool
 from tools.policy import FUNCTIONS, Arns, deployed_policy, stage_policy_file
-from tools.template import PACKAGE_STAGE
+from tools.template import LOGGING_CONFIG, PACKAGE_STAGE, PING_URL_CORS, SITE_ROOT_VARIABLE
 
 APP_NAME = "vigil"
 API_STAGE = "api"
@@ -54,6 +60,16 @@ class Aws:
     sns: Any
     kms: Any
     cloudwatch: Any
+    lambda_: Any
+    sqs: Any
+
+
+AWS_SERVICES = ("dynamodb", "sns", "kms", "cloudwatch", "lambda", "sqs")
+# Statement ids of the function URL's public access (both needed since October 2025).
+URL_STATEMENTS: dict[str, dict[str, Any]] = {
+    "VigilPingUrlPublic": {"Action": "lambda:InvokeFunctionUrl", "FunctionUrlAuthType": "NONE"},
+    "VigilPingUrlPublicInvoke": {"Action": "lambda:InvokeFunction", "InvokedViaFunctionUrl": True},
+}
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,8 @@ class Deployed:
     api_function: str
     sweep_function: str
     rest_api_url: str
+    notify_function: str
+    ping_function: str = ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,15 +114,29 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
     config = json.loads(config_path.read_text())
     table, topic_name = resource_names(stage, config, dict(os.environ))
     done = provision(aws.dynamodb, aws.sns, aws.kms, table, topic_name)
+    queues = ensure_notify_queues(aws.sqs, aws.sns, done.topic_arn)
     say(f"Table:  {done.table}  ({done.table_arn})")
     say(f"Topic:  {done.topic_arn}  (key {done.topic_key_arn})")
-    changed = write_stage_config(stage, project_dir, config, done)
+    say(f"Queue:  {queues.url}  (dead letters {queues.dead_letter_url})")
+    changed = write_stage_config(stage, project_dir, config, done, queues)
     say(f"Config: stage {stage!r} in .chalice/ " + ("updated" if changed else "unchanged"))
-    run([tool("chalice"), "deploy", "--stage", stage], project_dir)
+    with _notify_queue_named(queues.arn.rsplit(":", 1)[-1]):
+        run([tool("chalice"), "deploy", "--stage", stage], project_dir)
     deployed = read_deployed(project_dir, stage)
-    specs = alarm_specs(stage, deployed, done.topic_arn)
+    function_url = ensure_function_url(aws.lambda_, deployed.ping_function)
+    if point_pings_at_the_api(aws.lambda_, project_dir, stage, config, deployed):
+        say("Config: the ping function's VIGIL_SITE_ROOT set to the REST API")
+    functions = (
+        deployed.api_function,
+        deployed.sweep_function,
+        deployed.ping_function,
+        deployed.notify_function,
+    )
+    say(f"Logging: JSON, platform lines at WARN; {ensure_logging(aws.lambda_, functions)} updated")
+    specs = alarm_specs(stage, deployed, done.topic_arn, queues.dead_letter_arn)
     say(f"Alarms: {len(specs)}, {ensure_alarms(aws.cloudwatch, specs)} written")
-    say(f"Ping base URL: {deployed.rest_api_url}ping/")
+    say(f"Ping base URL: {function_url}ping/  (function URL: use this for pings)")
+    say(f"REST pings:    {deployed.rest_api_url}ping/  (for a custom domain, WAF or throttling)")
     say(f"API URL:       {deployed.rest_api_url}api/v3/")
     say(f"Dashboard:     {deployed.rest_api_url}  (sign in with a project's API key)")
     return deployed
@@ -123,12 +155,28 @@ def resource_names(stage: str, config: dict[str, Any], environ: dict[str, str]) 
     return table, topic
 
 
+@contextlib.contextmanager
+def _notify_queue_named(name: str) -> Iterator[None]:
+    """app.py subscribes the notifier to ``VIGIL_NOTIFY_QUEUE``, read when chalice imports it."""
+    previous = os.environ.get("VIGIL_NOTIFY_QUEUE")
+    os.environ["VIGIL_NOTIFY_QUEUE"] = name
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("VIGIL_NOTIFY_QUEUE", None)
+        else:
+            os.environ["VIGIL_NOTIFY_QUEUE"] = previous
+
+
 def write_stage_config(
-    stage: str, project_dir: Path, config: dict[str, Any], done: Provisioned
+    stage: str, project_dir: Path, config: dict[str, Any], done: Provisioned, queues: NotifyQueues
 ) -> bool:
-    """Point the stage at its table, topic and policies. True if any file changed."""
+    """Point the stage at its table, topic, queues and policies. True if any file changed."""
     chalice_dir = project_dir / ".chalice"
-    arns = Arns(done.table_arn, done.topic_arn, done.topic_key_arn)
+    arns = Arns(
+        done.table_arn, done.topic_arn, done.topic_key_arn, queues.arn, queues.dead_letter_arn
+    )
     changed = False
     for function in FUNCTIONS:
         policy = deployed_policy(function, arns, chalice_dir)
@@ -136,7 +184,11 @@ def write_stage_config(
     settings = config.setdefault("stages", {}).setdefault(stage, {})
     settings.setdefault("api_gateway_stage", API_STAGE)
     settings.setdefault("environment_variables", {}).update(
-        VIGIL_TABLE=done.table, VIGIL_TOPIC_ARN=done.topic_arn
+        VIGIL_TABLE=done.table,
+        VIGIL_TOPIC_ARN=done.topic_arn,
+        VIGIL_CHANNEL_KEY=done.topic_key_arn,
+        VIGIL_NOTIFY_QUEUE_URL=queues.url,
+        VIGIL_NOTIFY_DEAD_LETTER_URL=queues.dead_letter_url,
     )
     functions = settings.setdefault("lambda_functions", {})
     for function in FUNCTIONS:
@@ -152,16 +204,99 @@ def read_deployed(project_dir: Path, stage: str) -> Deployed:
         api_function=resources["api_handler"]["lambda_arn"].rsplit(":", 1)[-1],
         sweep_function=resources["sweep"]["lambda_arn"].rsplit(":", 1)[-1],
         rest_api_url=resources["rest_api"]["rest_api_url"],
+        notify_function=resources["notify"]["lambda_arn"].rsplit(":", 1)[-1],
+        ping_function=resources["ping"]["lambda_arn"].rsplit(":", 1)[-1],
     )
 
 
-def alarm_specs(stage: str, deployed: Deployed, topic_arn: str) -> list[dict[str, Any]]:
+def ensure_function_url(lambda_client: Any, function: str) -> str:
+    """The ping function's public URL and its permissions, created or corrected; its address."""
+    try:
+        current = lambda_client.get_function_url_config(FunctionName=function)
+    except lambda_client.exceptions.ResourceNotFoundException:
+        current = lambda_client.create_function_url_config(
+            FunctionName=function, AuthType="NONE", Cors=PING_URL_CORS
+        )
+    if current["AuthType"] != "NONE" or current.get("Cors") != PING_URL_CORS:
+        current = lambda_client.update_function_url_config(
+            FunctionName=function, AuthType="NONE", Cors=PING_URL_CORS
+        )
+    granted = _policy_statement_ids(lambda_client, function)
+    for statement_id, grant in URL_STATEMENTS.items():
+        if statement_id not in granted:
+            lambda_client.add_permission(
+                FunctionName=function, StatementId=statement_id, Principal="*", **grant
+            )
+    return str(current["FunctionUrl"])
+
+
+def point_pings_at_the_api(
+    lambda_client: Any, project_dir: Path, stage: str, config: dict[str, Any], deployed: Deployed
+) -> bool:
+    """Checks made by ``?create=1`` through the function URL get the REST API's URLs.
+
+    Unless the operator set ``VIGIL_SITE_ROOT`` (a custom domain), the ping function gets the
+    REST API's base: in the stage's config for later deploys, and on the function now (the
+    URL is only known after the first ``chalice deploy``). True if anything changed."""
+    settings = config["stages"][stage]
+    if SITE_ROOT_VARIABLE in {
+        **config.get("environment_variables", {}),
+        **settings.get("environment_variables", {}),
+    }:
+        return False
+    root = deployed.rest_api_url.rstrip("/")
+    ping = settings.setdefault("lambda_functions", {}).setdefault("ping", {})
+    ping.setdefault("environment_variables", {})[SITE_ROOT_VARIABLE] = root
+    changed = _write_if_changed(project_dir / ".chalice" / "config.json", config)
+    current = lambda_client.get_function_configuration(FunctionName=deployed.ping_function)
+    variables = dict(current.get("Environment", {}).get("Variables", {}))
+    if variables.get(SITE_ROOT_VARIABLE) != root:
+        variables[SITE_ROOT_VARIABLE] = root
+        lambda_client.get_waiter("function_updated_v2").wait(FunctionName=deployed.ping_function)
+        lambda_client.update_function_configuration(
+            FunctionName=deployed.ping_function, Environment={"Variables": variables}
+        )
+        changed = True
+    return changed
+
+
+def ensure_logging(lambda_client: Any, functions: Sequence[str]) -> int:
+    """Lambda's JSON log format with its own lines at WARN on each function; how many changed.
+
+    ``chalice deploy`` cannot set LoggingConfig; a re-deploy keeps what this wrote."""
+    changed = 0
+    for function in functions:
+        current = lambda_client.get_function_configuration(FunctionName=function)
+        logging = current.get("LoggingConfig", {})
+        if any(logging.get(key) != value for key, value in LOGGING_CONFIG.items()):
+            lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function)
+            lambda_client.update_function_configuration(
+                FunctionName=function, LoggingConfig=LOGGING_CONFIG
+            )
+            changed += 1
+    return changed
+
+
+def _policy_statement_ids(lambda_client: Any, function: str) -> set[str]:
+    try:
+        policy = json.loads(lambda_client.get_policy(FunctionName=function)["Policy"])
+    except lambda_client.exceptions.ResourceNotFoundException:
+        return set()
+    return {statement["Sid"] for statement in policy.get("Statement", [])}
+
+
+def alarm_specs(
+    stage: str, deployed: Deployed, topic_arn: str, dead_letter_arn: str
+) -> list[dict[str, Any]]:
     return list(
         alarms(
             name=lambda suffix: f"{APP_NAME}-{stage}-{suffix}",
             api_function=deployed.api_function,
             sweep_function=deployed.sweep_function,
             topic=topic_arn,
+            ping_function=deployed.ping_function,
+            notify_function=deployed.notify_function,
+            dead_letter_queue=dead_letter_arn.rsplit(":", 1)[-1],
         ).values()
     )
 
@@ -192,7 +327,7 @@ def destroy(
     table, topic_name = resource_names(stage, config, {})
     if (project_dir / ".chalice" / "deployed" / f"{stage}.json").exists():
         run([tool("chalice"), "delete", "--stage", stage], project_dir)
-    names = [spec["AlarmName"] for spec in alarm_specs(stage, Deployed("", "", ""), "")]
+    names = [spec["AlarmName"] for spec in alarm_specs(stage, Deployed("", "", "", ""), "", "")]
     found = aws.cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
     if found:
         aws.cloudwatch.delete_alarms(AlarmNames=[alarm["AlarmName"] for alarm in found])
@@ -201,6 +336,7 @@ def destroy(
         say(f"Kept table {table}, topic {topic_name} and its key: rerun with --delete-data to go.")
         return
     _delete_data(aws, table, topic_name)
+    _delete_queues(aws, topic_name)
     say(f"Deleted table {table} and topic {topic_name}; the key goes in {KEY_DELETION_DAYS} days.")
 
 
@@ -221,6 +357,15 @@ def _delete_data(aws: Aws, table: str, topic_name: str) -> None:
     aws.kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=KEY_DELETION_DAYS)
 
 
+def _delete_queues(aws: Aws, topic_name: str) -> None:
+    for name in queue_names(topic_name):
+        try:
+            url = aws.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except aws.sqs.exceptions.QueueDoesNotExist:
+            continue
+        aws.sqs.delete_queue(QueueUrl=url)
+
+
 # --- plumbing ----------------------------------------------------------------------------------
 
 
@@ -238,7 +383,7 @@ def _aws_clients() -> Aws | None:
     session = boto3.session.Session()
     if not session.region_name:
         return None
-    return Aws(*(session.client(name) for name in ("dynamodb", "sns", "kms", "cloudwatch")))
+    return Aws(*(session.client(name) for name in AWS_SERVICES))
 
 
 def _run(command: list[str], cwd: Path) -> None:

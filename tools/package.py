@@ -2,8 +2,10 @@
 
     python -m tools.package [--out dist] [--no-lint]
 
-Runs ``chalice package --stage cfn --merge-template`` (see tools/template.py), then checks the
-result: cfn-lint must pass, and the zip must hold only the pinned runtime closure of
+Runs ``chalice package --stage cfn --merge-template`` (see tools/template.py), adds compiled
+bytecode to the zip (Lambda cannot write ``__pycache__`` in /var/task, so without it every cold
+start compiles every module it imports), then checks the result:
+cfn-lint must pass, and the zip must hold only the pinned runtime closure of
 requirements.txt (every distribution in it pinned there at that exact version; no boto3 or
 botocore, which Lambda provides; no dev tool). Prints the template's resources and the zip size.
 """
@@ -11,11 +13,14 @@ botocore, which Lambda provides; no dev tool). Prints the template's resources a
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import py_compile
 import re
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,8 +31,11 @@ from tools.template import PACKAGE_STAGE, merge_template
 # Lambda's runtime provides these; a copy in the zip would shadow it and add megabytes.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "urllib3"}
 # The app's own code and chalice's runtime shim (chalice/app.py), which chalice always adds.
-APP_ENTRIES = {"app.py", "chalicelib", "chalice"}
+APP_ENTRIES = {"app.py", "chalicelib", "chalice", "__pycache__"}
 CHALICE_SHIM = {"chalice/__init__.py", "chalice/app.py"}
+CHALICE_SHIM |= {str(importlib.util.cache_from_source(name)) for name in CHALICE_SHIM}
+# Where Lambda unpacks the zip: compiled code names its source there, for tracebacks.
+LAMBDA_TASK_ROOT = "/var/task"
 _PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)")
 
 
@@ -76,7 +84,63 @@ def build(out: Path, project_dir: Path = ROOT) -> tuple[Path, Path]:
         env=env,
         check=True,
     )
-    return out / "sam.json", out / "deployment.zip"
+    template, zip_path = out / "sam.json", out / "deployment.zip"
+    add_bytecode(zip_path, runtimes(template))
+    return template, zip_path
+
+
+def runtimes(template: Path) -> set[str]:
+    resources = json.loads(template.read_text())["Resources"]
+    return {
+        body["Properties"]["Runtime"]
+        for body in resources.values()
+        if body["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def add_bytecode(zip_path: Path, lambda_runtimes: set[str]) -> int:
+    """Compile every module in the zip into ``__pycache__``; returns how many.
+
+    The bytecode is this interpreter's, so it is only valid if Lambda runs the same minor
+    version: chalice picks the runtime from the local interpreter (traps.md section 5), and this
+    refuses a template that says otherwise. Unchecked-hash pycs: Python loads them without
+    comparing the source's timestamp, which unzipping does not preserve to the second.
+    """
+    interpreter = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if lambda_runtimes != {interpreter}:
+        raise PackageError(f"runtime {sorted(lambda_runtimes)} is not this {interpreter}")
+    with zipfile.ZipFile(zip_path) as archive:
+        entries = [(info, archive.read(info)) for info in archive.infolist()]
+    compiled: list[tuple[str, bytes]] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for info, data in entries:
+            if info.filename.endswith(".py"):
+                compiled.append(_compile(info.filename, data, Path(scratch)))
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in entries:
+            archive.writestr(info, data)
+        for name, pyc in compiled:
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16  # readable by Lambda's sandbox user
+            archive.writestr(info, pyc)
+    return len(compiled)
+
+
+def _compile(name: str, source: bytes, scratch: Path) -> tuple[str, bytes]:
+    src, pyc = scratch / "module.py", scratch / "module.pyc"
+    src.write_bytes(source)
+    try:
+        py_compile.compile(
+            str(src),
+            cfile=str(pyc),
+            dfile=f"{LAMBDA_TASK_ROOT}/{name}",
+            doraise=True,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
+    except py_compile.PyCompileError as error:
+        raise PackageError(f"{name} does not compile: {error.msg}") from error
+    return str(importlib.util.cache_from_source(name)), pyc.read_bytes()
 
 
 def lint(template: Path) -> None:

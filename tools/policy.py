@@ -23,14 +23,16 @@ from typing import Any
 
 from tools.paths import CHALICE_DIR
 
-FUNCTIONS = ("api_handler", "sweep")
+FUNCTIONS = ("api_handler", "sweep", "ping", "notify")
 LOGS_POLICY_FILE = "policy-logs.json"
 
 # CloudFormation logical ids of the stack's own resources; the placeholders are named after them.
 TABLE_ID = "VigilTable"
 TOPIC_ID = "AlertTopic"
 TOPIC_KEY_ID = "AlertTopicKey"
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9.]+)\}")
+NOTIFY_QUEUE_ID = "NotifyQueue"
+DEAD_LETTER_QUEUE_ID = "NotifyDeadLetterQueue"
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9.:]+)\}")
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,21 @@ class Arns:
     table: str
     topic: str
     topic_key: str
+    notify_queue: str
+    dead_letter_queue: str
 
     def by_placeholder(self) -> dict[str, str]:
+        # The account, region and partition the stack lives in: the topic's own.
+        _, partition, _, region, account, _ = self.topic.split(":", 5)
         return {
             f"{TABLE_ID}.Arn": self.table,
             TOPIC_ID: self.topic,
             f"{TOPIC_KEY_ID}.Arn": self.topic_key,
+            f"{NOTIFY_QUEUE_ID}.Arn": self.notify_queue,
+            f"{DEAD_LETTER_QUEUE_ID}.Arn": self.dead_letter_queue,
+            "AWS::Partition": partition,
+            "AWS::Region": region,
+            "AWS::AccountId": account,
         }
 
 

@@ -1,9 +1,11 @@
 """The merge template ``make package`` hands to ``chalice package --merge-template``.
 
-Chalice's template brings the two functions, their roles (logs grant only, from the ``cfn``
-stage's ``policy-logs.json``), the REST API and the schedule. This adds what Vigil needs
-around them: the table, the topic and its key, the per-function grants, the alarms, the
-functions' environment, and outputs.
+Chalice's template brings the four functions (the API, the sweeper, ``ping`` behind the
+function URL, and the notifier), their roles (logs grant only, from the ``cfn`` stage's
+``policy-logs.json``), the REST API, the schedule and the notifier's queue subscription. This
+adds what Vigil needs around them: the table, the topic and its key, the notify queue and its
+dead letters, the per-function grants, the alarms, the functions' environment and log
+settings, the pings' function URL with its two public-invoke permissions, and outputs.
 
 merge-template deep-merges dicts and replaces lists (traps.md section 5), so it only ever adds
 resources and dict keys: the grants are separate ``AWS::IAM::Policy`` resources attached to
@@ -22,17 +24,68 @@ from typing import Any
 
 from chalicelib.bootstrap import topic_key_policy
 from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
+from chalicelib.notify_setup import (
+    ALERT_FILTER,
+    MAX_RECEIVES,
+    RETENTION_SECONDS,
+    VISIBILITY_TIMEOUT_SECONDS,
+    queue_policy,
+)
 from tools.alarms import alarms
 from tools.paths import CHALICE_DIR
-from tools.policy import TABLE_ID, TOPIC_ID, TOPIC_KEY_ID, stack_policy_document
+from tools.policy import (
+    DEAD_LETTER_QUEUE_ID,
+    NOTIFY_QUEUE_ID,
+    TABLE_ID,
+    TOPIC_ID,
+    TOPIC_KEY_ID,
+    stack_policy_document,
+)
 
 # Chalice's logical ids for the functions and the roles it makes with autogen_policy off.
-FUNCTION_IDS = {"api_handler": "APIHandler", "sweep": "Sweep"}
-ROLE_IDS = {"api_handler": "ApiHandlerRole", "sweep": "SweepRole"}
-POLICY_IDS = {"api_handler": "ApiHandlerGrants", "sweep": "SweepGrants"}
+FUNCTION_IDS = {
+    "api_handler": "APIHandler",
+    "sweep": "Sweep",
+    "ping": "Ping",
+    "notify": "Notify",
+}
+ROLE_IDS = {
+    "api_handler": "ApiHandlerRole",
+    "sweep": "SweepRole",
+    "ping": "PingRole",
+    "notify": "NotifyRole",
+}
+POLICY_IDS = {
+    "api_handler": "ApiHandlerGrants",
+    "sweep": "SweepGrants",
+    "ping": "PingGrants",
+    "notify": "NotifyGrants",
+}
+# chalice names an SQS handler's event "<name>SqsEventSource".
+NOTIFY_EVENT = "NotifySqsEventSource"
+PING_URL_ID = "PingFunctionUrl"
+PING_URL_PERMISSION_IDS = ("PingFunctionUrlPublicInvokeUrl", "PingFunctionUrlPublicInvoke")
+
+# Lambda's JSON log format; its own START/END/REPORT lines only at WARN (they cost 418 B per
+# invocation, more than a ping's app lines); the app's INFO lines (flips, alerts, sweeps) kept.
+LOGGING_CONFIG = {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN"}
+
+# Browsers may ping too: simple GET/POST need no preflight; a JSON POST does, and the function
+# URL answers it itself. The reply's Ping-Body-Limit is readable from script.
+PING_URL_CORS = {
+    "AllowOrigins": ["*"],
+    "AllowMethods": ["GET", "POST", "HEAD"],
+    "AllowHeaders": ["content-type"],
+    "ExposeHeaders": ["ping-body-limit"],
+    "MaxAge": 600,
+}
 REST_API_ID = "RestAPI"
 API_STAGE = "api"
 PACKAGE_STAGE = "cfn"
+SITE_ROOT_VARIABLE = "VIGIL_SITE_ROOT"
+REST_API_BASE = (
+    f"https://${{{REST_API_ID}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/"
+)
 
 
 def merge_template() -> dict[str, Any]:
@@ -51,9 +104,20 @@ def merge_template() -> dict[str, Any]:
             "Properties": {"KmsMasterKeyId": {"Fn::GetAtt": [TOPIC_KEY_ID, "Arn"]}},
         },
     }
+    resources.update(notify_resources())
     for function in FUNCTION_IDS:
         resources[POLICY_IDS[function]] = _grants(function)
         resources[FUNCTION_IDS[function]] = _function_additions(function)
+    # chalice subscribes the notifier to a queue by name; point it at the stack's own queue
+    # (merge replaces the ``Fn::Sub`` string, so no second intrinsic key appears).
+    notify_event = {"Properties": {"Queue": {"Fn::Sub": f"${{{NOTIFY_QUEUE_ID}.Arn}}"}}}
+    resources[FUNCTION_IDS["notify"]]["Properties"]["Events"] = {NOTIFY_EVENT: notify_event}
+    if not _site_root_configured():
+        # A check that ?create=1 makes through the function URL must get the REST API's URLs
+        # (update, pause, badges): the function URL serves pings only.
+        variables = resources[FUNCTION_IDS["ping"]]["Properties"]["Environment"]["Variables"]
+        variables[SITE_ROOT_VARIABLE] = {"Fn::Sub": REST_API_BASE.rstrip("/")}
+    resources.update(ping_url_resources())
     for logical_id, properties in _alarms().items():
         resources[logical_id] = {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
     if _log_retention_configured():
@@ -113,8 +177,48 @@ def _function_additions(function: str) -> dict[str, Any]:
                 "Variables": {
                     "VIGIL_TABLE": {"Ref": TABLE_ID},
                     "VIGIL_TOPIC_ARN": {"Ref": TOPIC_ID},
+                    "VIGIL_CHANNEL_KEY": {"Fn::GetAtt": [TOPIC_KEY_ID, "Arn"]},
+                    "VIGIL_NOTIFY_QUEUE_URL": {"Ref": NOTIFY_QUEUE_ID},
+                    "VIGIL_NOTIFY_DEAD_LETTER_URL": {"Ref": DEAD_LETTER_QUEUE_ID},
                 }
-            }
+            },
+            "LoggingConfig": dict(LOGGING_CONFIG),
+        },
+    }
+
+
+def ping_url_resources() -> dict[str, Any]:
+    """The function URL (no auth: pings carry their own secret, the uuid or ping key) and the
+    two resource-policy statements AWS requires for public access since October 2025:
+    InvokeFunctionUrl, and InvokeFunction restricted to calls that come through the URL."""
+    function_arn = {"Fn::GetAtt": [FUNCTION_IDS["ping"], "Arn"]}
+    url_permission, invoke_permission = PING_URL_PERMISSION_IDS
+    return {
+        PING_URL_ID: {
+            "Type": "AWS::Lambda::Url",
+            "Properties": {
+                "AuthType": "NONE",
+                "TargetFunctionArn": function_arn,
+                "Cors": PING_URL_CORS,
+            },
+        },
+        url_permission: {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunctionUrl",
+                "FunctionName": function_arn,
+                "Principal": "*",
+                "FunctionUrlAuthType": "NONE",
+            },
+        },
+        invoke_permission: {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": function_arn,
+                "Principal": "*",
+                "InvokedViaFunctionUrl": True,
+            },
         },
     }
 
@@ -125,7 +229,63 @@ def _alarms() -> dict[str, Any]:
         api_function={"Ref": FUNCTION_IDS["api_handler"]},
         sweep_function={"Ref": FUNCTION_IDS["sweep"]},
         topic={"Ref": TOPIC_ID},
+        ping_function={"Ref": FUNCTION_IDS["ping"]},
+        notify_function={"Ref": FUNCTION_IDS["notify"]},
+        dead_letter_queue={"Fn::GetAtt": [DEAD_LETTER_QUEUE_ID, "QueueName"]},
     )
+
+
+def notify_resources() -> dict[str, Any]:
+    """The notify queue, its dead letters, its access policy and its subscription to the topic."""
+    return {
+        DEAD_LETTER_QUEUE_ID: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "MessageRetentionPeriod": RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        NOTIFY_QUEUE_ID: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "VisibilityTimeout": VISIBILITY_TIMEOUT_SECONDS,
+                "MessageRetentionPeriod": RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": [DEAD_LETTER_QUEUE_ID, "Arn"]},
+                    "maxReceiveCount": MAX_RECEIVES,
+                },
+            },
+        },
+        f"{NOTIFY_QUEUE_ID}Policy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": NOTIFY_QUEUE_ID}],
+                "PolicyDocument": queue_policy(
+                    {"Fn::GetAtt": [NOTIFY_QUEUE_ID, "Arn"]}, {"Ref": TOPIC_ID}
+                ),
+            },
+        },
+        f"{NOTIFY_QUEUE_ID}Subscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "TopicArn": {"Ref": TOPIC_ID},
+                "Protocol": "sqs",
+                "Endpoint": {"Fn::GetAtt": [NOTIFY_QUEUE_ID, "Arn"]},
+                "RawMessageDelivery": True,
+                "FilterPolicy": ALERT_FILTER,
+            },
+        },
+    }
+
+
+def _site_root_configured() -> bool:
+    config = json.loads((CHALICE_DIR / "config.json").read_text())
+    stage = config.get("stages", {}).get(PACKAGE_STAGE, {})
+    return SITE_ROOT_VARIABLE in {
+        **config.get("environment_variables", {}),
+        **stage.get("environment_variables", {}),
+    }
 
 
 def _log_retention_configured() -> bool:
@@ -148,12 +308,16 @@ def _api_log_group_fix() -> dict[str, Any]:
 
 
 def _outputs() -> dict[str, Any]:
-    base = (
-        f"https://${{{REST_API_ID}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/"
-    )
+    base = REST_API_BASE
     return {
-        "PingBaseURL": {"Value": {"Fn::Sub": base + "ping/"}},
+        # Pings: the function URL (no API Gateway charge). It ends in a slash already.
+        "PingBaseURL": {
+            "Value": {"Fn::Join": ["", [{"Fn::GetAtt": [PING_URL_ID, "FunctionUrl"]}, "ping/"]]}
+        },
+        # The same pings through the REST API: custom domain, WAF and throttling apply there.
+        "RestPingBaseURL": {"Value": {"Fn::Sub": base + "ping/"}},
         "ManagementApiURL": {"Value": {"Fn::Sub": base + "api/v3/"}},
         "TableName": {"Value": {"Ref": TABLE_ID}},
         "AlertTopicArn": {"Value": {"Ref": TOPIC_ID}},
+        "NotifyDeadLetterQueueURL": {"Value": {"Ref": DEAD_LETTER_QUEUE_ID}},
     }

@@ -4,6 +4,12 @@ Fresh interpreters (``tools.bench.probe``) time ``import app`` and the first req
 the Lambda handler, against an ``import boto3`` baseline measured the same way in the same run.
 The first request pays for what the app defers (boto3, its clients, croniter when needed) and
 three round trips to a local moto server, standing in for DynamoDB.
+
+Before and after, in the same run: "before" is a process that is not in Lambda (the DynamoDB
+client is built by the first request); "after" has ``AWS_LAMBDA_RUNTIME_API`` set, as the
+Lambda runtime sets it, so app.py's init hook builds the client while importing. The zip's
+bytecode is measured apart: ``import app`` from ``make package``'s zip unpacked, with ``-B``
+(Lambda cannot write ``__pycache__``), once as shipped and once with its .pyc files removed.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DIST_ZIP = ROOT / "dist" / "deployment.zip"
 CHECK_UUID = "7d4c2b1a-9e8f-4a6b-8c5d-3e2f1a0b9c8d"
 PACKAGE_TIMEOUT_SECONDS = 600
+LAMBDA_RUNTIME_VARIABLE = "AWS_LAMBDA_RUNTIME_API"  # what chalicelib.wiring.init_lambda checks
 
 
 @dataclass
@@ -38,6 +45,7 @@ class Zip:
     source: str
     size: int = 0
     files: int = 0
+    path: str = ""  # kept only while the run needs it
 
 
 @dataclass
@@ -48,11 +56,19 @@ class ColdStart:
     first_request: float
     warm_request: float
     zip: Zip
+    import_app_init_hook: float = 0.0
+    first_request_init_hook: float = 0.0
+    zip_import_bytecode: float = 0.0
+    zip_import_source: float = 0.0
 
     @property
     def cold(self) -> float:
         """What a cold start adds to the first ping: Lambda init plus the first request."""
         return self.import_app + self.first_request
+
+    @property
+    def cold_init_hook(self) -> float:
+        return self.import_app_init_hook + self.first_request_init_hook
 
 
 def run(quick: bool) -> ColdStart:
@@ -65,16 +81,44 @@ def run(quick: bool) -> ColdStart:
             "VIGIL_TABLE": TABLE,
             "VIGIL_TOPIC_ARN": topic_arn,
         }
-        apps = [_probe(["app", json.dumps(event)], env) for _ in range(runs)]
+        lambda_env = {**env, LAMBDA_RUNTIME_VARIABLE: "127.0.0.1:9001"}
+        apps, hooked = [], []
+        for _ in range(runs):  # interleaved, so a busy moment hits both alike
+            apps.append(_probe(["app", json.dumps(event)], env))
+            hooked.append(_probe(["app", json.dumps(event)], lambda_env))
     baselines = [_probe(["boto3"], dict(os.environ)) for _ in range(runs)]
+    zip_, bytecode, source = _zip(quick, runs)
     return ColdStart(
         runs,
         import_boto3=statistics.median(b["import_boto3"] for b in baselines),
         import_app=statistics.median(a["import_app"] for a in apps),
         first_request=statistics.median(a["first_request"] for a in apps),
         warm_request=statistics.median(a["warm_request"] for a in apps),
-        zip=_zip(quick),
+        zip=zip_,
+        import_app_init_hook=statistics.median(a["import_app"] for a in hooked),
+        first_request_init_hook=statistics.median(a["first_request"] for a in hooked),
+        zip_import_bytecode=bytecode,
+        zip_import_source=source,
     )
+
+
+def _zip_imports(zip_: Zip, runs: int) -> tuple[float, float]:
+    """Median ``import app`` from the unpacked zip: as shipped, and without its .pyc files."""
+    if not zip_.path:
+        return 0.0, 0.0
+    with tempfile.TemporaryDirectory() as shipped, tempfile.TemporaryDirectory() as bare:
+        for target in (shipped, bare):
+            with zipfile.ZipFile(zip_.path) as archive:
+                archive.extractall(target)
+        for pyc in Path(bare).rglob("*.pyc"):
+            pyc.unlink()
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}  # for tools.bench.probe; app from cwd
+        timings: dict[str, list[float]] = {shipped: [], bare: []}
+        for _ in range(runs):
+            for target in (shipped, bare):
+                done = _probe(["import"], env, cwd=Path(target), flags=["-B"])
+                timings[target].append(done["import_app"])
+    return statistics.median(timings[shipped]), statistics.median(timings[bare])
 
 
 @contextmanager
@@ -117,10 +161,12 @@ def _prepare(endpoint: str) -> tuple[dict[str, Any], str]:
         return Handler().event("GET", f"/ping/{CHECK_UUID}"), created["topic_arn"]
 
 
-def _probe(args: list[str], env: dict[str, str]) -> dict[str, float]:
+def _probe(
+    args: list[str], env: dict[str, str], cwd: Path = ROOT, flags: list[str] | None = None
+) -> dict[str, float]:
     done = subprocess.run(
-        [sys.executable, "-m", "tools.bench.probe", *args],
-        cwd=ROOT,
+        [sys.executable, *(flags or []), "-m", "tools.bench.probe", *args],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -132,12 +178,15 @@ def _probe(args: list[str], env: dict[str, str]) -> dict[str, float]:
     return timings
 
 
-def _zip(quick: bool) -> Zip:
-    """``make package``'s zip if it exists; else (full mode) build one with ``tools.package``."""
+def _zip(quick: bool, runs: int) -> tuple[Zip, float, float]:
+    """``make package``'s zip if it exists; else (full mode) build one with ``tools.package``.
+
+    With the zip: the median ``import app`` from it with and without its bytecode."""
     if DIST_ZIP.exists():
-        return _measure_zip(DIST_ZIP, "dist/deployment.zip (make package)")
+        found = _measure_zip(DIST_ZIP, "dist/deployment.zip (make package)")
+        return (found, *_zip_imports(found, runs))
     if quick:
-        return Zip("not measured in quick mode (run make package, or make bench)")
+        return Zip("not measured in quick mode (run make package, or make bench)"), 0.0, 0.0
     with tempfile.TemporaryDirectory() as out:
         done = subprocess.run(
             [sys.executable, "-m", "tools.package", "--out", out, "--no-lint"],
@@ -149,14 +198,15 @@ def _zip(quick: bool) -> Zip:
             check=False,
         )
         if done.returncode != 0:
-            return Zip(f"tools.package failed: {done.stderr.strip()[-300:]}")
-        return _measure_zip(Path(out) / "deployment.zip", "python -m tools.package (make package)")
+            return Zip(f"tools.package failed: {done.stderr.strip()[-300:]}"), 0.0, 0.0
+        built = _measure_zip(Path(out) / "deployment.zip", "python -m tools.package (make package)")
+        return (built, *_zip_imports(built, runs))
 
 
 def _measure_zip(path: Path, source: str) -> Zip:
     with zipfile.ZipFile(path) as archive:
         files = len([info for info in archive.infolist() if not info.is_dir()])
-    return Zip(source, path.stat().st_size, files)
+    return Zip(source, path.stat().st_size, files, str(path))
 
 
 def render(result: ColdStart) -> str:
@@ -178,9 +228,25 @@ def render(result: ColdStart) -> str:
                     ["first request (boto3, clients, 3 calls to moto)", ms(result.first_request)],
                     ["import app + first request", ms(result.cold)],
                     ["second request (warm)", ms(result.warm_request)],
+                    ["init hook: import app (+ boto3, client)", ms(result.import_app_init_hook)],
+                    ["init hook: first request", ms(result.first_request_init_hook)],
+                    ["init hook: import app + first request", ms(result.cold_init_hook)],
                 ],
             ),
-            f"import app + first request = {result.cold / result.import_boto3:.2f} x import boto3.",
+            f"import app + first request = {result.cold / result.import_boto3:.2f} x import boto3"
+            " without the init hook (client built by the first request), "
+            f"{result.cold_init_hook / result.import_boto3:.2f} x with it (target <= 1.5).",
+            _bytecode_line(result),
             zip_line,
         ]
+    )
+
+
+def _bytecode_line(result: ColdStart) -> str:
+    if not result.zip_import_source:
+        return "Bytecode: not measured (no zip)."
+    saved = 1 - result.zip_import_bytecode / result.zip_import_source
+    return (
+        f"import app from the unpacked zip, python -B: {ms(result.zip_import_bytecode)} with its"
+        f" .pyc, {ms(result.zip_import_source)} from sources only ({saved:.0%} less)."
     )

@@ -6,6 +6,12 @@ Counts come from figures 1 and 3 (capacity units per ping including the due inde
 ping-log pruning; index queries per sweep) and log bytes from what the handlers printed.
 Lambda durations are assumptions, stated below: moto in-process says nothing about a 128 MB
 Lambda's CPU share or DynamoDB's network round trips.
+
+The edge is as deployed since issue 10: pings through a Lambda function URL (no charge of its
+own), functions on arm64 at 128 MB, Lambda's own START/END/REPORT lines off (system log level
+WARN), the per-ping log line at DEBUG and EMF flushed once a minute per warm process. The
+"before" line prices the same pings through the REST API on x86 with the old log settings,
+from log bytes measured in the same run.
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ DYNAMODB_PER_MILLION_WRU = 0.625  # on-demand, after the November 2024 cut
 DYNAMODB_PER_MILLION_RRU = 0.125
 DYNAMODB_STORAGE_PER_GB_MONTH = 0.25
 API_GATEWAY_REST_PER_MILLION = 3.50  # first 333 million a month
+FUNCTION_URL_PER_MILLION = 0.0  # billed as the Lambda invocation only
 LAMBDA_PER_MILLION_REQUESTS = 0.20
-LAMBDA_PER_GB_SECOND = 0.0000166667  # x86
+LAMBDA_PER_GB_SECOND = 0.0000133334  # arm64, first 7.5 billion GB-s a month
+LAMBDA_PER_GB_SECOND_X86 = 0.0000166667
 LOGS_INGESTION_PER_GB = 0.50
 KMS_KEY_PER_MONTH = 1.00  # the topic's customer managed key (bootstrap creates it)
 
@@ -37,8 +45,14 @@ PING_BILLED_SECONDS = 0.040  # two DynamoDB round trips + botocore on 1/14 of a 
 SWEEP_BILLED_SECONDS = 0.300  # one pass: 4 index queries, nothing due
 FAST_SWEEP_BILLED_SECONDS = 50.3  # fast mode sleeps inside the invocation: 0 s to 50 s, 6 passes
 FAST_SWEEPS_PER_INVOCATION = 6
-# Lambda's START, END and REPORT lines per invocation, with CloudWatch's 26 B per event.
-PLATFORM_LOG_BYTES = 90 + 60 + 190 + 3 * 26
+# Lambda's START, END and REPORT lines per invocation, with CloudWatch's 26 B per event: what
+# every invocation logged before; with the system log level at WARN, none.
+PLATFORM_LOG_BYTES_AT_INFO = 90 + 60 + 190 + 3 * 26
+PLATFORM_LOG_BYTES = 0
+# EMF: one flush per warm process per minute (VIGIL_METRICS_FLUSH_SECONDS), at most one per
+# ping. Assumed: one warm ping process (at 40 ms a ping, one process serves 25 pings a second).
+EMF_FLUSHES_PER_PROCESS_MINUTE = 1
+PING_PROCESSES = 1
 ITEM_OVERHEAD_BYTES = 100  # DynamoDB storage overhead per item and per index entry
 CHECK_ITEM_BYTES = 1_000
 PING_ENTRY_BYTES = 250
@@ -61,17 +75,43 @@ class PerPing:
     wru: float
     rru: float
     log_bytes: float
+    legacy_log_bytes: float = 0.0  # the same ping's lines under the old settings
+    emf_flush_bytes: float = 0.0  # one EMF flush
 
-    def dollars(self) -> dict[str, float]:
-        """USD per ping, by service."""
+    def dollars(self, emf_bytes_per_ping: float = 0.0) -> dict[str, float]:
+        """USD per ping, by service, as deployed now (function URL, arm64, quiet logs)."""
         return {
-            "API Gateway": API_GATEWAY_REST_PER_MILLION / MILLION,
+            "Function URL": FUNCTION_URL_PER_MILLION / MILLION,
             "Lambda": LAMBDA_PER_MILLION_REQUESTS / MILLION
             + PING_BILLED_SECONDS * LAMBDA_MEMORY_GB * LAMBDA_PER_GB_SECOND,
-            "DynamoDB": (self.wru * DYNAMODB_PER_MILLION_WRU + self.rru * DYNAMODB_PER_MILLION_RRU)
-            / MILLION,
-            "CloudWatch Logs": (self.log_bytes + PLATFORM_LOG_BYTES) / GB * LOGS_INGESTION_PER_GB,
+            "DynamoDB": self._dynamodb(),
+            "CloudWatch Logs": (self.log_bytes + emf_bytes_per_ping + PLATFORM_LOG_BYTES)
+            / GB
+            * LOGS_INGESTION_PER_GB,
         }
+
+    def before(self) -> dict[str, float]:
+        """USD per ping before issue 10's edge half: REST API, x86, every line logged."""
+        return {
+            "API Gateway REST": API_GATEWAY_REST_PER_MILLION / MILLION,
+            "Lambda": LAMBDA_PER_MILLION_REQUESTS / MILLION
+            + PING_BILLED_SECONDS * LAMBDA_MEMORY_GB * LAMBDA_PER_GB_SECOND_X86,
+            "DynamoDB": self._dynamodb(),
+            "CloudWatch Logs": (self.legacy_log_bytes + PLATFORM_LOG_BYTES_AT_INFO)
+            / GB
+            * LOGS_INGESTION_PER_GB,
+        }
+
+    def _dynamodb(self) -> float:
+        return (self.wru * DYNAMODB_PER_MILLION_WRU + self.rru * DYNAMODB_PER_MILLION_RRU) / MILLION
+
+    def emf_bytes_per_ping(self, pings_per_month: int) -> float:
+        """EMF flushes spread over the pings: one per process-minute, never more than one each."""
+        flushes = min(
+            pings_per_month,
+            PING_PROCESSES * EMF_FLUSHES_PER_PROCESS_MINUTE * HOURS_PER_MONTH * 60,
+        )
+        return self.emf_flush_bytes * flushes / pings_per_month if pings_per_month else 0.0
 
 
 @dataclass
@@ -119,7 +159,9 @@ class CostModel:
 
 def run(pings: PingCost, fleets: list[FleetRow]) -> CostModel:
     steady = pings.of("success (amortized, log pruning)")
-    per_ping = PerPing(steady.wru, steady.rru, steady.log_bytes)
+    per_ping = PerPing(
+        steady.wru, steady.rru, steady.log_bytes, pings.legacy_log_bytes, pings.emf_flush_bytes
+    )
     idle = fleets[-1].idle
     sweeper = Sweeper(idle.rru, idle.log_bytes)
     return CostModel(per_ping, sweeper, [_scenario(per_ping, sweeper, c, m) for c, m in SCENARIOS])
@@ -127,7 +169,8 @@ def run(pings: PingCost, fleets: list[FleetRow]) -> CostModel:
 
 def _scenario(per_ping: PerPing, sweeper: Sweeper, checks: int, every_minutes: int) -> Scenario:
     pings = checks * HOURS_PER_MONTH * 60 // every_minutes
-    by_service = {name: usd * pings for name, usd in per_ping.dollars().items()}
+    emf = per_ping.emf_bytes_per_ping(pings)
+    by_service = {name: usd * pings for name, usd in per_ping.dollars(emf).items()}
     stored = checks * (
         CHECK_ITEM_BYTES * 2 + PING_LOG_LIMIT * (PING_ENTRY_BYTES + ITEM_OVERHEAD_BYTES)
     )
@@ -144,7 +187,10 @@ def _scenario(per_ping: PerPing, sweeper: Sweeper, checks: int, every_minutes: i
 
 
 def render(model: CostModel) -> str:
-    per_million = {name: usd * MILLION for name, usd in model.per_ping.dollars().items()}
+    busiest = max(model.scenarios, key=lambda s: s.pings)
+    emf = model.per_ping.emf_bytes_per_ping(busiest.pings)
+    per_million = {name: usd * MILLION for name, usd in model.per_ping.dollars(emf).items()}
+    before = {name: usd * MILLION for name, usd in model.per_ping.before().items()}
     services = list(per_million)
     rows = [
         [
@@ -164,11 +210,17 @@ def render(model: CostModel) -> str:
                 6, f"Cost model (USD, {REGION} list prices as of {PRICES_AS_OF}, no free tier)"
             ),
             f"Per ping (measured): {model.per_ping.wru:.2f} WRU, {model.per_ping.rru:.3f} RRU,"
-            f" {model.per_ping.log_bytes:.0f} B of app logs (+{PLATFORM_LOG_BYTES} B Lambda lines)."
+            f" {model.per_ping.log_bytes:.0f} B of app logs (+{PLATFORM_LOG_BYTES} B Lambda lines,"
+            f" +{emf:.1f} B of EMF at {busiest.pings:,} pings a month)."
             f" Per idle sweep: {model.sweeper.rru:g} RRU.",
-            "Per million pings: "
+            f"Per million pings ({busiest.pings:,} a month): "
             + ", ".join(f"{name} ${usd:.2f}" for name, usd in per_million.items())
             + f"; total ${sum(per_million.values()):.2f}.",
+            "Before (same run; REST API, x86, per-ping line and EMF every request, Lambda's"
+            f" START/END/REPORT lines, {model.per_ping.legacy_log_bytes:.0f}"
+            f" + {PLATFORM_LOG_BYTES_AT_INFO} B of logs): "
+            + ", ".join(f"{name} ${usd:.2f}" for name, usd in before.items())
+            + f"; total ${sum(before.values()):.2f}.",
             table(
                 [
                     "scenario",
@@ -183,7 +235,9 @@ def render(model: CostModel) -> str:
             ),
             f"Assumed: Lambda {LAMBDA_MEMORY_GB * 1024:.0f} MB, {PING_BILLED_SECONDS * 1000:.0f} ms"
             f" billed per ping, {SWEEP_BILLED_SECONDS * 1000:.0f} ms per sweep"
-            f" ({FAST_SWEEP_BILLED_SECONDS:.0f} s per invocation in fast mode); API Gateway REST;"
+            f" ({FAST_SWEEP_BILLED_SECONDS:.0f} s per invocation in fast mode), arm64; pings"
+            " through the function URL (the REST API adds $3.50 per million);"
+            f" {PING_PROCESSES} warm ping process flushing EMF once a minute;"
             " ping log kept at 100 entries per check; SNS, email and SMS only per alert (not"
             " counted); the free tier would cover most of Lambda at these volumes.",
             "Hosted, per month (list prices as last known; re-check): "

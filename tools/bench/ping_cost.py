@@ -8,6 +8,9 @@ totals are divided by the number of pings.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +42,10 @@ class KindCost:
 class PingCost:
     samples: int
     kinds: list[KindCost] = field(default_factory=list)
+    # Log bytes per warm success ping with the settings before issue 10 (the per-ping line at
+    # INFO, EMF flushed every request), and of one EMF flush alone: measured in the same run.
+    legacy_log_bytes: float = 0.0
+    emf_flush_bytes: float = 0.0
 
     def of(self, kind: str) -> KindCost:
         return next(k for k in self.kinds if k.kind == kind)
@@ -114,7 +121,36 @@ def run(quick: bool) -> PingCost:
             paths = [f"/ping/{keys.ping_key}/{c.slug}" for c in checks]
             result.kinds.append(_measure(fleet, kind, paths, cold))
         result.kinds.append(_steady_state(fleet, STEADY_PINGS // 2 if quick else STEADY_PINGS))
+        result.legacy_log_bytes, result.emf_flush_bytes = _log_settings(fleet, samples)
         return result
+
+
+LEGACY_LOG_ENV = {"VIGIL_PING_LOG_LEVEL": "INFO", "VIGIL_METRICS_FLUSH_SECONDS": "0"}
+EMF_ONLY_ENV = {"VIGIL_PING_LOG_LEVEL": "DEBUG", "VIGIL_METRICS_FLUSH_SECONDS": "0"}
+
+
+def _log_settings(fleet: _Fleet, samples: int) -> tuple[float, float]:
+    """Bytes per warm ping under the old log settings, and under an EMF flush per ping only."""
+    measured = []
+    for env in (LEGACY_LOG_ENV, EMF_ONLY_ENV):
+        paths = [f"/ping/{c.uuid}" for c in fleet.checks(samples)]
+        with _environment(env):
+            measured.append(_measure(fleet, "log settings", paths, False).log_bytes)
+    return measured[0], measured[1]
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _measure(fleet: _Fleet, kind: str, paths: list[str], cold: bool) -> KindCost:
@@ -188,5 +224,10 @@ def render(result: PingCost) -> str:
             f" Measured {warm.writes:g} writes, {warm.reads:g} reads: {verdict}.",
             "Progress ping (a heartbeat on an open run) against a warm success: "
             + ("same requests." if result.progress_costs_a_success else "DIFFERENT requests."),
+            "log B: what the handler printed, + 26 B per CloudWatch event. The per-ping line is"
+            " at DEBUG and EMF lines are flushed once a minute per process, so a warm ping"
+            " prints nothing. Same run, warm success ping: with the per-ping line at INFO and"
+            f" EMF flushed every request (before issue 10) {result.legacy_log_bytes:.0f} B;"
+            f" one EMF flush alone {result.emf_flush_bytes:.0f} B.",
         ]
     )

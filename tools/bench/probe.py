@@ -2,6 +2,7 @@
 
     python -m tools.bench.probe boto3         # baseline: import boto3
     python -m tools.bench.probe app EVENT     # import app, then two requests through its handler
+    python -B -m tools.bench.probe import     # import app only (run in an unpacked zip)
 
 Only the standard library is imported before the clock starts, so each figure is what a
 Lambda init (``import app``) or first invocation would pay on this machine. The app talks to
@@ -32,6 +33,12 @@ def main(argv: list[str]) -> int:
         import boto3  # noqa: F401
 
         print(json.dumps({"import_boto3": time.perf_counter() - started}))
+        return 0
+    if argv[0] == "import":
+        started = time.perf_counter()
+        import app
+
+        print(json.dumps({"import_app": time.perf_counter() - started}))
         return 0
     event = json.loads(argv[1])
     started = time.perf_counter()
