@@ -131,7 +131,7 @@ class TestRunHealth:
         assert store.get_checks([]) == {}
 
     def test_run_health_config_and_state_read_back_the_same(self, store: CheckStore) -> None:
-        rules = {
+        rules: dict[str, Any] = {
             "stall_timeout": 600,
             "min_duration": 30,
             "fail_threshold": 3,
