@@ -409,8 +409,20 @@ def test_the_package_stage_cannot_be_deployed_directly(aws_clients: Aws, project
 
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The real ``chalice package`` (pip downloads from PyPI) with the merge template."""
-    return build(tmp_path_factory.mktemp("dist"))
+    """The real ``chalice package`` (pip downloads from PyPI) with the merge template.
+
+    It packages a private copy of the project: chalice zips whatever ``chalicelib/`` and
+    ``.chalice/deployments`` hold while it runs, and under parallel workers other tests import
+    (writing ``__pycache__``) and run the app at the same moment; a zip built over a tree that
+    changed under it came out unreadable (BadZipFile) in two full runs.
+    """
+    project = tmp_path_factory.mktemp("project")
+    for name in ("app.py", "requirements.txt"):
+        shutil.copy2(ROOT / name, project / name)
+    skip = shutil.ignore_patterns("__pycache__", "deployments", "deployed", "venv")
+    shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=skip)
+    shutil.copytree(ROOT / ".chalice", project / ".chalice", ignore=skip)
+    return build(tmp_path_factory.mktemp("dist"), project_dir=project)
 
 
 @pytest.fixture(scope="module")
