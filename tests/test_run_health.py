@@ -572,3 +572,47 @@ def test_a_filter_policy_keeps_reminders_away_from_a_subscriber(
     stack.ping(check)
     assert [a["document"]["event"] for a in stack.alerts()] == ["down", "reminder", "up"]
     assert [a["document"]["event"] for a in read_alerts(pager)] == ["down", "up"]
+
+
+# --- quiet windows across DST, through the routes ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("window", "opens"),
+    [
+        # New York springs forward at 02:00 on 2026-03-08: 02:30 never shows, the window
+        # opens at the transition, 03:00 EDT = 07:00Z.
+        ({"schedule": "30 2 * * *", "duration": 3600, "tz": "America/New_York"}, (3, 8, 7, 0)),
+        # Riga falls back at 04:00 on 2026-10-25: 03:30 shows twice, the window opens at the
+        # first (00:30Z) only.
+        ({"schedule": "30 3 * * *", "duration": 1800, "tz": "Europe/Riga"}, (10, 25, 0, 30)),
+    ],
+)
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_a_quiet_window_across_dst_opens_at_the_debian_cron_instant(
+    stack: Stack, window: dict[str, Any], opens: tuple[int, int, int, int], offset: int
+) -> None:
+    month, day, hour, minute = opens
+    instant = T0.replace(month=month, day=day, hour=hour, minute=minute)
+    stack.at(instant - HOUR_S)
+    check = stack.create(quiet=[window])
+    stack.ping(check)
+    stack.at(instant + offset * S)
+    stack.ping(check, "fail")
+    assert events(stack.alerts()) == ([("down", "fail")] if offset < 0 else [])
+    stack.at(instant + window["duration"] * S)
+    stack.sweep()
+    assert events(stack.alerts()) == ([] if offset < 0 else [("down", "fail")])
+
+
+def test_the_repeated_autumn_hour_does_not_open_a_window_twice(stack: Stack) -> None:
+    second_pass = T0.replace(month=10, day=25, hour=1, minute=30)  # 03:30 Riga, again
+    stack.at(second_pass - HOUR_S)
+    check = stack.create(quiet=[{"schedule": "30 3 * * *", "duration": 1800, "tz": "Europe/Riga"}])
+    stack.ping(check)
+    stack.at(second_pass + 5 * MIN)
+    stack.ping(check, "fail")
+    assert events(stack.alerts()) == [("down", "fail")]
+
+
+HOUR_S = 3600 * S
