@@ -94,7 +94,7 @@ def _withheld(deps: Deps, check: Check, flip: Flip, now: datetime) -> Flip | Non
     waits += [quiet_until] if quiet_until is not None else []
     if not waits:
         return None
-    held_by = tuple(sorted({*flip.held_by, *upstream}))
+    held_by = tuple(sorted({*flip.held_by, *upstream}))[: dependencies.MAX_HELD_BY]
     return replace(flip, held=True, held_by=held_by, lease=min(waits))
 
 

@@ -29,6 +29,9 @@ MAX_DEPENDENCIES = 10
 # Reads per closure: far above any real chain, low enough to bound one request's cost.
 MAX_CLOSURE = 1_000
 HOLD_RECHECK = timedelta(minutes=1)
+# How many upstream uuids a held alert names: enough to say where to look, and small enough
+# that the check item and the alert stay within their size budgets however long the chain.
+MAX_HELD_BY = 20
 
 Loader = Callable[[Iterable[str]], Mapping[str, Check]]
 
