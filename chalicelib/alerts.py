@@ -11,6 +11,7 @@ subscriber gets), ``email_text`` and the ``clip`` helpers here.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any, Protocol
 
 from chalicelib.check_json import check_to_dict
@@ -44,7 +45,7 @@ class Alert:
 
     @property
     def event(self) -> str:
-        return self.flip.new
+        return event(self.flip)
 
     @property
     def reason(self) -> str | None:
@@ -97,11 +98,17 @@ def clip_body(body: bytes, limit: int) -> bytes:
     return body[:limit] + f"… [{len(body) - limit} more bytes cut]".encode()
 
 
+def event(flip: Flip) -> str:
+    """``down``, ``up`` or ``reminder`` (a reminder carries its outage's down flip)."""
+    return "reminder" if flip.reminder else flip.new
+
+
 def alert_document(check: Check, flip: Flip, last_ping: LoggedPing | None) -> dict[str, Any]:
-    return {
+    document = {
         "version": ALERT_FORMAT_VERSION,
-        "event": flip.new,
+        "event": event(flip),
         "reason": flip.reason if flip.new == "down" else None,
+        "failures": flip.failures,
         # The check as of the flip, so a late (retried) delivery still describes the outage.
         "check": check_to_dict(check, flip.at),
         "flip": {
@@ -112,6 +119,17 @@ def alert_document(check: Check, flip: Flip, last_ping: LoggedPing | None) -> di
         },
         "last_ping": None if last_ping is None else _last_ping_doc(last_ping),
     }
+    if flip.reminder:
+        document["reminder"] = flip.reminder
+        document["down_for"] = int(down_for(check, flip).total_seconds())
+    if flip.held_by:
+        document["held_by"] = list(flip.held_by)
+    return document
+
+
+def down_for(check: Check, flip: Flip) -> timedelta:
+    """How long the outage had lasted when reminder k fell due: k x repeat_every."""
+    return flip.reminder * timedelta(seconds=check.repeat_every)
 
 
 def _last_ping_doc(last: LoggedPing) -> dict[str, Any]:
@@ -141,15 +159,31 @@ _REASON_TEXT = {
     "timeout": "no ping arrived before its deadline plus grace",
     "fail": "the job reported a failure",
     "overrun": "a run started but did not finish within its maximum duration",
+    "stalled": "a run stopped sending progress pings for longer than its stall timeout",
+    "too_fast": "a run finished faster than its minimum duration, so it counts as a failure",
     "ping": "a success ping arrived",
 }
 
 
+def what_happened(check: Check, flip: Flip) -> str:
+    """The alert in words, for people (email, SMS)."""
+    text = _REASON_TEXT.get(flip.reason, flip.reason)
+    if flip.reminder:
+        hours = down_for(check, flip).total_seconds() / 3600
+        text = f"still down after {hours:g} h (reminder {flip.reminder}); it went down: {text}"
+    elif flip.new == "down" and check.fail_threshold > 1:
+        text += f" ({flip.failures} failures in a row, threshold {check.fail_threshold})"
+    if flip.held_by:
+        text += "; held until the checks it depends on recovered: " + ", ".join(flip.held_by)
+    return text
+
+
 def email_text(check: Check, flip: Flip, last_ping: LoggedPing | None) -> str:
+    status = "still DOWN" if flip.reminder else f"{flip.new.upper()}"
     lines = [
-        f"{display_name(check)} is {flip.new.upper()}.",
+        f"{display_name(check)} is {status}.",
         "",
-        f"What happened: {_REASON_TEXT[flip.reason]}.",
+        f"What happened: {what_happened(check, flip)}.",
         f"When: {flip.at.isoformat()} (status {flip.old} -> {flip.new})",
         f"Schedule: {_schedule_text(check)}, grace {check.grace} s",
     ]

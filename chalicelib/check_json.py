@@ -51,9 +51,14 @@ def check_to_dict(
         # Vigil extensions: clients that do not know them ignore them.
         "max_duration": int(check.run_limit.total_seconds()),
         "runs": [
-            {"rid": None if rid == domain.NO_RID else rid, "started": iso_seconds(at)}
+            {
+                "rid": None if rid == domain.NO_RID else rid,
+                "started": iso_seconds(at),
+                "last_progress": iso_seconds(check.progress.get(rid)),
+            }
             for rid, at in sorted(check.runs.items(), key=lambda pair: pair[1])
         ],
+        **_run_health(check),
     }
     if check.last_duration is not None:
         doc["last_duration"] = int(check.last_duration)
@@ -68,6 +73,28 @@ def check_to_dict(
         doc.update(_write_fields(check, version))
         doc["channels"] = ",".join(routed_ids(check, channel_id))
     return doc
+
+
+def _run_health(check: Check) -> dict[str, Any]:
+    """Issue 11's fields: the rules as configured, and where the check stands on them."""
+    return {
+        "stall_timeout": check.stall_timeout,
+        "min_duration": check.min_duration,
+        "fail_threshold": check.fail_threshold,
+        "recover_threshold": check.recover_threshold,
+        "repeat_every": check.repeat_every,
+        "quiet": [window.to_dict(check.tz) for window in check.quiet],
+        "depends_on": list(check.depends_on),
+        "failures": check.failures,
+        "held_by": list(held_by(check)),
+    }
+
+
+def held_by(check: Check) -> tuple[str, ...]:
+    """The upstream checks holding the current outage's down alert, if it is held."""
+    outage = check.outage
+    held = None if outage is None else check.outbox.get(outage.key)
+    return held.held_by if held is not None and held.held else ()
 
 
 def unique_key(check_uuid: str) -> str:

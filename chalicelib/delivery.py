@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from chalicelib import domain, metrics
+from chalicelib import dependencies, domain, metrics, quiet
 from chalicelib.alerts import Alert
 from chalicelib.deps import Deps
 from chalicelib.domain import Check, Flip
@@ -39,12 +39,21 @@ def deliver(
     next sweep as it is.
     """
     try:
-        deps.store.record_flip(check.uuid, flip)
+        if not flip.reminder and not flip.held:  # a reminder is no flip; a held one is recorded
+            deps.store.record_flip(check.uuid, flip)
     except NotFound:
         # The check was deleted while its flip waited: nobody is left to alert about.
         log_event("flip_dropped", check=check.uuid, flip=flip.id, why="check deleted")
-        return domain.without_flip(check, flip.id)
+        return domain.without_flip(check, flip.key)
     if flip.notifies and check.alerts_enabled:
+        if flip.held and not _outage_goes_on(check, flip):
+            # Recovered, paused or reset while its down alert was held: nothing to say.
+            log_event("flip_dropped", check=check.uuid, flip=flip.id, why="outage over")
+            deps.store.remove_from_outbox(check, flip.key)
+            return domain.without_flip(check, flip.key)
+        held = _withheld(deps, check, flip, now)
+        if held is not None:
+            return _hold(deps, check, flip, held)
         if limits is not None and not limits.take_publish():
             return check
         alert = Alert(check, flip, deps.store.last_ping_entry(check.uuid))
@@ -52,10 +61,50 @@ def deliver(
             message_id = deps.alerter.publish(alert)
         except Exception:
             return _publish_failed(deps, check, flip, now)
-        log_event("alert", check=check.uuid, flip=flip.id, to=flip.new, message=message_id)
+        log_event(
+            "alert",
+            check=check.uuid,
+            flip=flip.id,
+            to=flip.new,
+            reminder=flip.reminder,
+            message=message_id,
+        )
         metrics.count(metrics.ALERTS_PUBLISHED)
-    deps.store.remove_from_outbox(check, flip.id)
-    return domain.without_flip(check, flip.id)
+    deps.store.remove_from_outbox(check, flip.key)
+    return domain.without_flip(check, flip.key)
+
+
+def _outage_goes_on(check: Check, flip: Flip) -> bool:
+    return check.status == "down" and check.outage is not None and check.outage.id == flip.id
+
+
+def _withheld(deps: Deps, check: Check, flip: Flip, now: datetime) -> Flip | None:
+    """The down alert held, if a quiet window is open now or an upstream check is failing.
+
+    Upstreams are judged at the flip's own time when it is first delivered (an outage that
+    began while its upstream was failing is held), and at ``now`` once held (it is released
+    when nothing holds it any more). Reminders are never held: they are skipped instead.
+    """
+    if flip.new != "down" or flip.reminder:
+        return None
+    quiet_until = quiet.open_until(check.quiet, check.tz, now)
+    at = now if flip.held else flip.at
+    upstream = dependencies.holders(check, at, deps.store.get_checks)
+    waits = [now + dependencies.HOLD_RECHECK] if upstream else []
+    waits += [quiet_until] if quiet_until is not None else []
+    if not waits:
+        return None
+    held_by = tuple(sorted({*flip.held_by, *upstream}))[: dependencies.MAX_HELD_BY]
+    return replace(flip, held=True, held_by=held_by, lease=min(waits))
+
+
+def _hold(deps: Deps, check: Check, flip: Flip, held: Flip) -> Check:
+    """Keep the flip in the outbox until its hold is judged again; its lease is in the index."""
+    if not flip.held:
+        log_event("alert_held", check=check.uuid, flip=flip.id, held_by=list(held.held_by))
+    if deps.store.defer_delivery(check, flip, held):
+        return domain.with_flip(check, held)
+    return check
 
 
 def _publish_failed(deps: Deps, check: Check, flip: Flip, now: datetime) -> Check:

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from chalicelib import schedule
+from chalicelib import quiet, schedule
+from chalicelib.quiet import QuietWindow
 
 Status = Literal["new", "up", "down", "paused"]
 Kind = Literal["simple", "cron"]
 Action = Literal["success", "start", "fail", "log", "progress", "ign"]
-FlipReason = Literal["timeout", "fail", "overrun", "ping", "pause", "resume"]
+FlipReason = Literal["timeout", "fail", "overrun", "stalled", "too_fast", "ping", "pause", "resume"]
 
 DEFAULT_TIMEOUT_SECONDS = 86_400
 DEFAULT_GRACE_SECONDS = 3_600
@@ -38,6 +39,9 @@ MAX_RETRY_DELAY = timedelta(minutes=15)
 # Runs that are never closed (a job that crashed after /start with a fresh rid each time)
 # must not grow the item without bound.
 MAX_OPEN_RUNS = 50
+# A sweep applies at most this many passed deadlines to one check in one pass (a sweeper that
+# was away for a long time); the rest stay due for the next pass.
+MAX_EVENTS_PER_SWEEP = 100
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,26 @@ class Flip:
     reason: FlipReason
     lease: datetime
     attempts: int = 0  # publishes that failed so far
+    failures: int = 0  # consecutive failures when it was made
+    reminder: int = 0  # k > 0: the k-th reminder of the outage this down flip began
+    held: bool = False  # a down alert waiting for a quiet window or an upstream outage
+    held_by: tuple[str, ...] = ()  # upstream checks that held it, so far
+    silent: bool = False  # an up flip ending an outage whose down alert was never sent
+
+    @property
+    def key(self) -> str:
+        """Its key in the outbox: a reminder shares its outage's flip id."""
+        return self.id if not self.reminder else f"{self.id}#r{self.reminder}"
 
     @property
     def notifies(self) -> bool:
         """Down always alerts; up alerts only when it ends an outage (not new→up, paused→up).
 
-        Pause and resume flips are recorded but notify nobody.
+        Pause and resume flips are recorded but notify nobody; nor does the up flip of an
+        outage that was never announced (it began and ended while held).
         """
+        if self.silent:
+            return False
         return self.new == "down" or (self.new == "up" and self.old == "down")
 
 
@@ -74,6 +91,14 @@ class Check:
     schedule: str = DEFAULT_SCHEDULE
     tz: str = "UTC"
     max_duration: int | None = None
+    # Run health (issue 11); each default keeps Healthchecks' behaviour.
+    stall_timeout: int = 0
+    min_duration: int = 0
+    fail_threshold: int = 1
+    recover_threshold: int = 1
+    repeat_every: int = 0
+    quiet: tuple[QuietWindow, ...] = ()
+    depends_on: tuple[str, ...] = ()
     manual_resume: bool = False
     methods: str = ""
     filter_subject: bool = False
@@ -98,7 +123,13 @@ class Check:
     last_ping: datetime | None = None
     last_duration: float | None = None
     runs: Mapping[str, datetime] = field(default_factory=dict)
+    progress: Mapping[str, datetime] = field(default_factory=dict)  # run -> last heartbeat
     outbox: Mapping[str, Flip] = field(default_factory=dict)
+    failures: int = 0  # consecutive
+    successes: int = 0  # consecutive, while down (towards recover_threshold)
+    missed: datetime | None = None  # the last missed deadline, counted as a failure
+    outage: Flip | None = None  # the down flip of the current outage
+    reminded: int = 0  # reminders of the current outage published or skipped
     sv: int = 0
 
     @property
@@ -153,9 +184,14 @@ def schedule_deadline(check: Check) -> datetime | None:
     """When the next success is due (Healthchecks' grace start); None if nothing is expected."""
     if check.status != "up" or check.last_ping is None:
         return None
+    # After a missed run that did not reach fail_threshold, the next run is expected after
+    # the missed one: the next fire after it, or one timeout later.
+    anchor = check.last_ping
+    if check.missed is not None and check.missed > anchor:
+        anchor = check.missed
     if check.kind == "cron":
-        return schedule.next_fire(check.schedule, check.tz, check.last_ping)
-    return check.last_ping + timedelta(seconds=check.timeout)
+        return schedule.next_fire(check.schedule, check.tz, anchor)
+    return anchor + timedelta(seconds=check.timeout)
 
 
 def run_deadlines(check: Check) -> dict[str, datetime]:
@@ -164,6 +200,14 @@ def run_deadlines(check: Check) -> dict[str, datetime]:
         return {}
     limit = check.run_limit
     return {rid: started + limit for rid, started in check.runs.items()}
+
+
+def stall_deadlines(check: Check) -> dict[str, datetime]:
+    """Each open run's stall time: its last start or progress ping + ``stall_timeout``."""
+    if check.status == "down" or not check.stall_timeout:
+        return {}
+    limit = timedelta(seconds=check.stall_timeout)
+    return {rid: check.progress.get(rid, at) + limit for rid, at in check.runs.items()}
 
 
 def down_deadline(check: Check) -> datetime | None:
@@ -175,28 +219,38 @@ def down_deadline(check: Check) -> datetime | None:
 def alert_after(check: Check) -> datetime | None:
     """The earliest moment a sweep has work on this check; None keeps it out of the due index.
 
-    That is the earliest of: going down by silence, any run overrunning, and any undelivered
-    flip whose delivery lease has run out.
+    That is the earliest of: going down by silence, any run overrunning or stalling, any
+    undelivered flip whose delivery lease has run out (a held alert's lease is when its hold
+    is next judged), and the next reminder of an outage.
     """
-    candidates = list(run_deadlines(check).values())
+    candidates = list(run_deadlines(check).values()) + list(stall_deadlines(check).values())
     down_at = down_deadline(check)
     if down_at is not None:
         candidates.append(down_at)
     candidates.extend(flip.lease for flip in check.outbox.values())
+    reminder = next_reminder(check)
+    if reminder is not None:
+        candidates.append(reminder)
     return min(candidates) if candidates else None
 
 
 def display_status(check: Check, now: datetime) -> str:
-    """The API's status: stored status, plus ``grace`` and ``down`` as time passes."""
-    if any(now >= at for at in run_deadlines(check).values()):
-        return "down"
+    """The API's status: stored status, plus ``grace`` and ``down`` as time passes.
+
+    A check below its ``fail_threshold`` shows the status it will have after the sweep: up
+    (or grace) until the failure that reaches the threshold.
+    """
+    if check.fail_threshold <= check.failures + 1:
+        run_ends = [*run_deadlines(check).values(), *stall_deadlines(check).values()]
+        if any(now >= at for at in run_ends):
+            return "down"
     if check.status != "up":
         return check.status
     deadline = schedule_deadline(check)
     if deadline is None:
         return "up"
     if now >= deadline + timedelta(seconds=check.grace):
-        return "down"
+        return "down" if check.fail_threshold <= check.failures + 1 else "grace"
     if now >= deadline:
         return "grace"
     return "up"
@@ -212,20 +266,126 @@ def apply_ping(check: Check, ping: Ping, now: datetime, lease_from: datetime) ->
     """
     require_aware(now)
     kind = _effective_action(check, ping)
-    if kind in ("log", "progress", "ign"):
+    if kind in ("log", "ign"):
         return PingResult(check, kind, None, None)
+    if kind == "progress":
+        return PingResult(mark_progress(check, ping.rid, now), kind, None, None)
     if kind == "start":
         runs = _open_run(check.runs, ping.rid, now)
-        return PingResult(replace(check, runs=runs), kind, None, None)
+        progress = {rid: at for rid, at in check.progress.items() if rid in runs}
+        progress.pop(ping.rid or NO_RID, None)  # a restarted run begins a new heartbeat
+        return PingResult(replace(check, runs=runs, progress=progress), kind, None, None)
+    judged = _judged_run(check.runs, ping.rid)
     runs, duration = _close_runs(check.runs, ping.rid, now)
-    new_status: Status = "up" if kind == "success" else "down"
-    updated = replace(check, last_ping=now, last_duration=duration, runs=runs)
-    flip = None
-    if new_status != check.status:
-        reason: FlipReason = "ping" if new_status == "up" else "fail"
-        flip = new_flip(check, now, new_status, reason, lease_from)
-        updated = replace(updated, status=new_status, outbox={**check.outbox, flip.id: flip})
+    updated = replace(
+        check,
+        last_ping=now,
+        last_duration=duration,
+        runs=runs,
+        progress={rid: at for rid, at in check.progress.items() if rid in runs},
+        missed=None,
+    )
+    too_fast = kind == "success" and _is_too_fast(check, judged, now)
+    if kind == "fail" or too_fast:
+        reason: FlipReason = "too_fast" if too_fast else "fail"
+        updated, flip = register_failure(updated, now, reason, lease_from)
+    else:
+        updated, flip = register_success(updated, now, lease_from)
     return PingResult(updated, kind, flip, duration)
+
+
+def mark_progress(check: Check, rid: str | None, now: datetime) -> Check:
+    """A heartbeat from a running job: its run (every run, without a rid) is alive now.
+
+    One that finds no run to mark opens one: the start ping may have been lost.
+    """
+    if rid is None and check.runs:
+        return replace(check, progress={key: now for key in check.runs})
+    key = rid or NO_RID
+    runs = check.runs if key in check.runs else _open_run(check.runs, rid, now)
+    progress = {k: at for k, at in check.progress.items() if k in runs}
+    return replace(check, runs=runs, progress={**progress, key: now})
+
+
+def _judged_run(runs: Mapping[str, datetime], rid: str | None) -> datetime | None:
+    """When the run a success closes started: its rid's run, else the latest started."""
+    if rid is not None:
+        return runs.get(rid)
+    return max(runs.values(), default=None)
+
+
+def _is_too_fast(check: Check, started: datetime | None, now: datetime) -> bool:
+    if not check.min_duration or started is None:
+        return False  # a success that closes no run is not judged
+    return now - started < timedelta(seconds=check.min_duration)
+
+
+def register_failure(
+    check: Check, at: datetime, reason: FlipReason, lease_from: datetime
+) -> tuple[Check, Flip | None]:
+    """Count a failure; the check goes down when the count reaches ``fail_threshold``."""
+    check = replace(check, failures=check.failures + 1, successes=0)
+    if check.status == "down":
+        return check, None
+    if check.failures >= check.fail_threshold:
+        return _go_down(check, at, reason, lease_from)
+    if check.status != "up":
+        # Below the threshold a new or paused check starts being watched, as a success would.
+        flip = new_flip(check, at, "up", "ping", lease_from)
+        return replace(check, status="up", outbox={**check.outbox, flip.key: flip}), flip
+    return check, None
+
+
+def register_success(check: Check, at: datetime, lease_from: datetime) -> tuple[Check, Flip | None]:
+    """Reset the failure count; a down check recovers after ``recover_threshold`` in a row."""
+    if check.failures:
+        check = replace(check, failures=0)
+    if check.status == "down":
+        successes = check.successes + 1
+        if successes < check.recover_threshold:
+            return replace(check, successes=successes), None
+        return _go_up(check, at, lease_from)
+    if check.status == "up":
+        return check, None
+    flip = new_flip(check, at, "up", "ping", lease_from)
+    return replace(check, status="up", outbox={**check.outbox, flip.key: flip}), flip
+
+
+def _go_down(
+    check: Check, at: datetime, reason: FlipReason, lease_from: datetime
+) -> tuple[Check, Flip]:
+    flip = replace(new_flip(check, at, "down", reason, lease_from), failures=check.failures)
+    down = replace(
+        check,
+        status="down",
+        successes=0,
+        outage=flip,
+        reminded=0,
+        outbox={**check.outbox, flip.key: flip},
+    )
+    return down, flip
+
+
+def _go_up(check: Check, at: datetime, lease_from: datetime) -> tuple[Check, Flip]:
+    """The outage ends. If its down alert is still held, it is dropped and the up is silent;
+    reminders still waiting to go out are dropped too: the outage they remind of is over."""
+    outage = check.outage
+    held = outage is not None and outage.key in check.outbox and check.outbox[outage.key].held
+    outbox = {
+        key: flip
+        for key, flip in check.outbox.items()
+        if not (flip.reminder or (held and outage is not None and key == outage.key))
+    }
+    flip = replace(new_flip(check, at, "up", "ping", lease_from), silent=held)
+    up = replace(
+        check,
+        status="up",
+        successes=0,
+        outage=None,
+        reminded=0,
+        outbox={**outbox, flip.key: flip},
+    )
+    return up, flip
 
 
 def _effective_action(check: Check, ping: Ping) -> Action:
@@ -290,7 +450,10 @@ def new_flip(
     deadline, and a lease measured from there would already have expired, letting a second
     sweeper deliver the same flip. The id is stable, so racing writers agree on it.
     """
-    flip_id = str(uuidlib.uuid5(uuidlib.UUID(check.uuid), f"flip-{check.sv + 1}"))
+    # The new status is part of the name: one sweep may move a new check up (a failure below
+    # fail_threshold starts the watch) and then down, from one state version.
+    name = f"flip-{check.sv + 1}" if new != "up" else f"flip-{check.sv + 1}-up"
+    flip_id = str(uuidlib.uuid5(uuidlib.UUID(check.uuid), name))
     return Flip(flip_id, at, check.status, new, reason, lease=lease_from + DELIVERY_LEASE)
 
 
@@ -302,7 +465,15 @@ def pause(check: Check, now: datetime) -> tuple[Check, Flip | None]:
     if check.status == "paused":
         return check, None
     flip = new_flip(check, now, "paused", "pause", now)
-    paused = replace(check, status="paused", runs={}, outbox={**check.outbox, flip.id: flip})
+    paused = replace(
+        check,
+        status="paused",
+        runs={},
+        progress={},
+        outage=None,  # no more reminders; a held down alert is dropped when next judged
+        reminded=0,
+        outbox={**check.outbox, flip.key: flip},
+    )
     return paused, flip
 
 
@@ -310,7 +481,15 @@ def resume(check: Check, now: datetime) -> tuple[Check, Flip]:
     """Back to new: it waits for its first ping as a fresh check would."""
     flip = new_flip(check, now, "new", "resume", now)
     resumed = replace(
-        check, status="new", runs={}, last_ping=None, outbox={**check.outbox, flip.id: flip}
+        check,
+        status="new",
+        runs={},
+        progress={},
+        last_ping=None,
+        failures=0,
+        successes=0,
+        missed=None,
+        outbox={**check.outbox, flip.key: flip},
     )
     return resumed, flip
 
@@ -326,25 +505,148 @@ class Overdue:
 
 
 def find_overdue(check: Check, now: datetime) -> Overdue | None:
-    """The earliest deadline already passed at ``now``, or None if the check is fine."""
+    """The earliest deadline already passed at ``now``, or None if the check is fine.
+
+    ``expired_runs`` holds every run past its overrun or stall time at ``now``.
+    """
     require_aware(now)
-    expired = {rid: at for rid, at in run_deadlines(check).items() if at <= now}
-    candidates: list[tuple[datetime, FlipReason]] = [(at, "overrun") for at in expired.values()]
-    down_at = down_deadline(check)
-    if down_at is not None and down_at <= now:
-        candidates.append((down_at, "timeout"))
-    if not candidates:
+    events = _passed_events(check, now)
+    if not events:
         return None
-    at, reason = min(candidates, key=lambda pair: pair[0])
-    return Overdue(at, reason, frozenset(expired))
+    at, reason, _ = events[0]
+    return Overdue(at, reason, frozenset(rid for _, _, rid in events if rid is not None))
+
+
+def _passed_events(check: Check, now: datetime) -> list[tuple[datetime, FlipReason, str | None]]:
+    """Deadlines passed at ``now``, earliest first: (when, reason, the run or None)."""
+    events: list[tuple[datetime, FlipReason, str | None]] = []
+    stalls = stall_deadlines(check)
+    for rid, overrun_at in run_deadlines(check).items():
+        stall_at = stalls.get(rid)
+        # A run fails once, by whichever limit it reaches first.
+        if stall_at is not None and stall_at < overrun_at:
+            events.append((stall_at, "stalled", rid))
+        else:
+            events.append((overrun_at, "overrun", rid))
+    down_at = down_deadline(check)
+    if down_at is not None:
+        events.append((down_at, "timeout", None))
+    return sorted((e for e in events if e[0] <= now), key=lambda e: (e[0], e[2] or ""))
 
 
 def flip_down(check: Check, overdue: Overdue, lease_from: datetime) -> tuple[Check, Flip]:
     """The check gone down at the overdue time. Overrun runs are closed so they fire once."""
-    flip = new_flip(check, overdue.at, "down", overdue.reason, lease_from)
     runs = {rid: at for rid, at in check.runs.items() if rid not in overdue.expired_runs}
-    down = replace(check, status="down", runs=runs, outbox={**check.outbox, flip.id: flip})
-    return down, flip
+    check = replace(
+        check,
+        runs=runs,
+        progress={rid: at for rid, at in check.progress.items() if rid in runs},
+        failures=check.failures + 1,
+    )
+    return _go_down(check, overdue.at, overdue.reason, lease_from)
+
+
+@dataclass(frozen=True)
+class Advance:
+    """What a sweep found due on a check: its new state and the flips to deliver."""
+
+    check: Check
+    flips: tuple[Flip, ...]
+
+
+def advance(check: Check, now: datetime, lease_from: datetime) -> Advance:
+    """Apply every deadline passed at ``now``, in time order, then any reminder due.
+
+    Each passed deadline is one failure: a run that overran or stalled is closed, a missed
+    run moves the expected one on. At ``fail_threshold`` failures the check goes down, at the
+    time of the deadline that reached it; runs expired by then are closed with it.
+    """
+    require_aware(now)
+    flips: list[Flip] = []
+    for _ in range(MAX_EVENTS_PER_SWEEP):
+        events = _passed_events(check, now)
+        if not events:
+            break
+        at, reason, rid = events[0]
+        if check.failures + 1 >= check.fail_threshold:
+            expired = frozenset(r for _, _, r in events if r is not None)
+            check, flip = flip_down(check, Overdue(at, reason, expired), lease_from)
+            flips.append(flip)
+            break
+        check = _count_missed(check, at, reason, rid, lease_from)
+    check, reminder = due_reminder(check, now, lease_from)
+    if reminder is not None:
+        flips.append(reminder)
+    return Advance(check, tuple(flips))
+
+
+def _count_missed(
+    check: Check, at: datetime, reason: FlipReason, rid: str | None, lease_from: datetime
+) -> Check:
+    """One failure below the threshold: close the run, or expect the run after the missed one."""
+    if rid is not None:
+        runs = {key: started for key, started in check.runs.items() if key != rid}
+        progress = {key: beat for key, beat in check.progress.items() if key != rid}
+        check = replace(check, runs=runs, progress=progress)
+    else:
+        check = replace(check, missed=at - timedelta(seconds=check.grace))
+    counted, _ = register_failure(check, at, reason, lease_from)
+    return counted
+
+
+# --- reminders and holds ----------------------------------------------------------------
+
+
+def next_reminder(check: Check) -> datetime | None:
+    """When the next reminder of the current outage is due, if reminders are on.
+
+    None while the outage's own down alert is still in the outbox (unsent or held): a
+    reminder never goes out before the alert it reminds of.
+    """
+    outage = check.outage
+    if check.status != "down" or not check.repeat_every or outage is None:
+        return None
+    if not check.alerts_enabled or outage.key in check.outbox:
+        return None
+    return outage.at + (check.reminded + 1) * timedelta(seconds=check.repeat_every)
+
+
+def due_reminder(check: Check, now: datetime, lease_from: datetime) -> tuple[Check, Flip | None]:
+    """The reminder due at ``now``, if any, as a flip to deliver.
+
+    A sweep that comes late sends only the latest reminder due; one that falls in a quiet
+    window is skipped, not sent later. Either way the count moves on, so each goes once.
+    """
+    due = next_reminder(check)
+    outage = check.outage
+    if due is None or due > now or outage is None:
+        return check, None
+    every = timedelta(seconds=check.repeat_every)
+    k = (now - outage.at) // every
+    check = replace(check, reminded=k)
+    if quiet.is_quiet(check.quiet, check.tz, outage.at + k * every):
+        return check, None
+    reminder = replace(
+        outage,
+        reminder=k,
+        failures=check.failures,
+        lease=lease_from + DELIVERY_LEASE,
+        attempts=0,
+        held=False,
+    )
+    return replace(check, outbox={**check.outbox, reminder.key: reminder}), reminder
+
+
+def is_failing_at(check: Check, at: datetime) -> bool:
+    """Whether ``check`` is down, or past a deadline it has not yet been swept for, at ``at``.
+
+    An upstream in this state holds the down alerts of the checks that depend on it.
+    """
+    if check.status == "paused":
+        return False
+    if check.status == "down":
+        return check.outage is None or check.outage.at <= at
+    return find_overdue(check, at) is not None
 
 
 def deliverable(check: Check, now: datetime) -> list[Flip]:
@@ -370,11 +672,11 @@ def after_failed_publish(flip: Flip, now: datetime) -> Flip:
 
 
 def with_flip(check: Check, flip: Flip) -> Check:
-    return replace(check, outbox={**check.outbox, flip.id: flip})
+    return replace(check, outbox={**check.outbox, flip.key: flip})
 
 
-def without_flip(check: Check, flip_id: str) -> Check:
-    return replace(check, outbox={k: v for k, v in check.outbox.items() if k != flip_id})
+def without_flip(check: Check, flip_key: str) -> Check:
+    return replace(check, outbox={k: v for k, v in check.outbox.items() if k != flip_key})
 
 
 def has_state_change(before: Check, after: Check) -> bool:
@@ -382,5 +684,10 @@ def has_state_change(before: Check, after: Check) -> bool:
     return (
         before.status != after.status
         or before.runs != after.runs
+        or before.progress != after.progress
         or before.outbox.keys() != after.outbox.keys()
+        or before.failures != after.failures
+        or before.successes != after.successes
+        or before.missed != after.missed
+        or before.reminded != after.reminded
     )

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -163,6 +163,11 @@ class DynamoStore:
     def get_check(self, check_uuid: str) -> Check | None:
         item = self._get(check_key(check_uuid))
         return None if item is None else items.check_from_item(item)
+
+    def get_checks(self, check_uuids: Iterable[str]) -> dict[str, Check]:
+        """Checks by key (one consistent BatchGetItem per 100); missing ones are left out."""
+        keys = [check_key(check_uuid) for check_uuid in sorted(set(check_uuids))]
+        return {check.uuid: check for check in readable_checks(self._batch_get(keys))}
 
     def create_check(self, check: Check, *, exclusive_slug: bool = False) -> None:
         """The check, its slug entry and its badge key, all or nothing.
@@ -369,7 +374,7 @@ class DynamoStore:
                 Key=check_key(check_uuid),
                 UpdateExpression="SET outbox.#f.lease = :new",
                 ConditionExpression="outbox.#f.lease = :old",
-                ExpressionAttributeNames={"#f": flip.id},
+                ExpressionAttributeNames={"#f": flip.key},
                 ExpressionAttributeValues={":new": t(lease), ":old": t(flip.lease)},
             )
         except self.client.exceptions.ConditionalCheckFailedException:
@@ -385,9 +390,9 @@ class DynamoStore:
         another sweep took the flip over or the check is gone.
         """
         update = items.Update()
-        update.set_map_entry("outbox", retry.id, {"M": items.flip_attrs(retry)})
+        update.set_map_entry("outbox", retry.key, {"M": items.flip_attrs(retry)})
         update.set_deadline(domain.with_flip(check, retry), self.due_shards)
-        update.names["#held"] = retry.id
+        update.names["#held"] = retry.key
         update.values[":held"] = t(held.lease)
         update.values[":sv_old"] = n(check.sv)
         condition = "#outbox.#held.lease = :held AND sv = :sv_old"
@@ -398,8 +403,8 @@ class DynamoStore:
         except self.client.exceptions.ConditionalCheckFailedException:
             pass
         alone = items.Update()
-        alone.set_map_entry("outbox", retry.id, {"M": items.flip_attrs(retry)})
-        alone.names["#held"] = retry.id
+        alone.set_map_entry("outbox", retry.key, {"M": items.flip_attrs(retry)})
+        alone.names["#held"] = retry.key
         alone.values[":held"] = t(held.lease)
         try:
             self._update(check.uuid, alone, "#outbox.#held.lease = :held")
@@ -407,21 +412,21 @@ class DynamoStore:
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
 
-    def remove_from_outbox(self, check: Check, flip_id: str) -> None:
+    def remove_from_outbox(self, check: Check, flip_key: str) -> None:
         """Delivered: forget the flip, and take its lease out of ``alert_after``.
 
         The deadline is only rewritten while the state version still matches ``check``;
         otherwise the flip is removed alone and a later sweep refreshes the deadline.
         """
         update = items.Update()
-        update.remove_map_entry("outbox", flip_id)
-        update.set_deadline(domain.without_flip(check, flip_id), self.due_shards)
+        update.remove_map_entry("outbox", flip_key)
+        update.set_deadline(domain.without_flip(check, flip_key), self.due_shards)
         update.values[":sv"] = n(check.sv)
         try:
             self._update(check.uuid, update, "sv = :sv")
         except self.client.exceptions.ConditionalCheckFailedException:
             alone = items.Update()
-            alone.remove_map_entry("outbox", flip_id)
+            alone.remove_map_entry("outbox", flip_key)
             try:
                 self._update(check.uuid, alone, "attribute_exists(pk)")
             except self.client.exceptions.ConditionalCheckFailedException:

@@ -15,6 +15,7 @@ from typing import Any
 
 from chalicelib import domain
 from chalicelib.domain import Check, Flip, LoggedPing, Ping
+from chalicelib.quiet import QuietWindow
 
 Item = dict[str, Any]
 CHECK_SK = "CHECK"
@@ -42,6 +43,13 @@ _CONFIG_FIELDS: tuple[tuple[str, str, Any], ...] = (
     ("alerts_enabled", "BOOL", True),
     ("badge_key", "S", ""),
     ("site_root", "S", ""),
+    ("stall_timeout", "N", 0),
+    ("min_duration", "N", 0),
+    ("fail_threshold", "N", 1),
+    ("recover_threshold", "N", 1),
+    ("repeat_every", "N", 0),
+    ("quiet", "QUIET", ()),
+    ("depends_on", "UUIDS", ()),
 )
 CONFIG_NAMES = tuple(name for name, _, _ in _CONFIG_FIELDS)
 
@@ -96,6 +104,10 @@ def check_to_item(check: Check, shards: int) -> Item:
         "status": {"S": check.status},
         "n_pings": n(check.n_pings),
         "runs": runs_attr(check.runs),
+        "progress": runs_attr(check.progress),
+        "failures": n(check.failures),
+        "successes": n(check.successes),
+        "reminded": n(check.reminded),
         "outbox": {"M": {fid: {"M": flip_attrs(f)} for fid, f in check.outbox.items()}},
         "sv": n(check.sv),
         # A new check's log starts after the pings it already has (none, unless imported).
@@ -106,6 +118,10 @@ def check_to_item(check: Check, shards: int) -> Item:
         item["last_ping"] = t(check.last_ping)
     if check.last_duration is not None:
         item["last_duration"] = n(check.last_duration)
+    if check.missed is not None:
+        item["missed"] = t(check.missed)
+    if check.outage is not None:
+        item["outage"] = {"M": flip_attrs(check.outage)}
     item.update(deadline_attrs(check, shards))
     return item
 
@@ -185,22 +201,52 @@ def _check_from_item(item: Item) -> Check:
         last_ping=parse_t(item["last_ping"]) if "last_ping" in item else None,
         last_duration=float(item["last_duration"]["N"]) if "last_duration" in item else None,
         runs={rid: parse_t(at) for rid, at in item["runs"]["M"].items()},
+        progress={rid: parse_t(at) for rid, at in item.get("progress", {"M": {}})["M"].items()},
         outbox={fid: flip_from(v["M"], fid) for fid, v in item["outbox"]["M"].items()},
+        failures=_int_or(item, "failures", 0),
+        successes=_int_or(item, "successes", 0),
+        missed=parse_t(item["missed"]) if "missed" in item else None,
+        outage=flip_from(item["outage"]["M"]) if "outage" in item else None,
+        reminded=_int_or(item, "reminded", 0),
         sv=int(item["sv"]["N"]),
         **config,
     )
 
 
+def _int_or(item: Item, name: str, default: int) -> int:
+    return int(item[name]["N"]) if name in item else default
+
+
 def _encode(kind: str, value: Any) -> Item:
     if kind == "N":
         return n(value)
+    if kind == "QUIET":
+        return {"L": [{"M": _window_attrs(window)} for window in value]}
+    if kind == "UUIDS":
+        return {"L": [{"S": check_uuid} for check_uuid in value]}
     return {kind: value}
 
 
 def _decode(kind: str, attr: Item) -> Any:
     if kind == "N":
         return int(attr["N"])
+    if kind == "QUIET":
+        return tuple(_window_from(entry["M"]) for entry in attr["L"])
+    if kind == "UUIDS":
+        return tuple(entry["S"] for entry in attr["L"])
     return attr[kind]
+
+
+def _window_attrs(window: QuietWindow) -> Item:
+    attrs: Item = {"schedule": {"S": window.schedule}, "duration": n(window.duration)}
+    if window.tz is not None:
+        attrs["tz"] = {"S": window.tz}
+    return attrs
+
+
+def _window_from(attrs: Item) -> QuietWindow:
+    zone = attrs["tz"]["S"] if "tz" in attrs else None
+    return QuietWindow(attrs["schedule"]["S"], int(attrs["duration"]["N"]), zone)
 
 
 def flip_attrs(flip: Flip) -> Item:
@@ -214,18 +260,34 @@ def flip_attrs(flip: Flip) -> Item:
     }
     if flip.attempts:
         attrs["attempts"] = n(flip.attempts)
+    if flip.failures:
+        attrs["failures"] = n(flip.failures)
+    if flip.reminder:
+        attrs["reminder"] = n(flip.reminder)
+    if flip.held:
+        attrs["held"] = {"BOOL": True}
+    if flip.held_by:
+        attrs["held_by"] = {"L": [{"S": check_uuid} for check_uuid in flip.held_by]}
+    if flip.silent:
+        attrs["silent"] = {"BOOL": True}
     return attrs
 
 
 def flip_from(attrs: Item, flip_id: str | None = None) -> Flip:
+    # The outbox key of a reminder is not its flip id; the id attribute always is.
     return Flip(
-        id=flip_id or attrs["id"]["S"],
+        id=attrs["id"]["S"] if "id" in attrs else str(flip_id),
         at=parse_t(attrs["at"]),
         old=attrs["old"]["S"],
         new=attrs["new"]["S"],
         reason=attrs["reason"]["S"],
         lease=parse_t(attrs["lease"]),
-        attempts=int(attrs["attempts"]["N"]) if "attempts" in attrs else 0,
+        attempts=_int_or(attrs, "attempts", 0),
+        failures=_int_or(attrs, "failures", 0),
+        reminder=_int_or(attrs, "reminder", 0),
+        held="held" in attrs and bool(attrs["held"]["BOOL"]),
+        held_by=tuple(entry["S"] for entry in attrs.get("held_by", {"L": []})["L"]),
+        silent="silent" in attrs and bool(attrs["silent"]["BOOL"]),
     )
 
 
@@ -465,6 +527,14 @@ def state_update(before: Check, after: Check, shards: int) -> Update:
     update = Update()
     update.set("status", {"S": after.status})
     update.set("runs", runs_attr(after.runs))
+    update.set("progress", runs_attr(after.progress))
+    update.set("failures", n(after.failures))
+    update.set("successes", n(after.successes))
+    update.set("reminded", n(after.reminded))
+    update.set_or_remove("missed", None if after.missed is None else t(after.missed))
+    update.set_or_remove(
+        "outage", None if after.outage is None else {"M": flip_attrs(after.outage)}
+    )
     update.set_or_remove("last_ping", None if after.last_ping is None else t(after.last_ping))
     update.set_or_remove(
         "last_duration", None if after.last_duration is None else n(after.last_duration)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import badges, domain, inputs
+from chalicelib import badges, dependencies, domain, inputs
 from chalicelib.channel_service import resolve_spec_channels, topic_channel
 from chalicelib.check_json import check_to_dict, unique_key
 from chalicelib.delivery import deliver, note_flip
@@ -119,6 +119,7 @@ def upsert_check(
     spec = _with_version_slug(spec, version)
     spec = resolve_spec_channels(deps, grant.project, spec)
     match = _unique_match(deps, grant, spec)
+    _check_dependencies(deps, grant, None if match is None else match.uuid, spec)
     if match is None:
         if deps.store.count_project_checks(grant.project) >= deps.settings.check_limit:
             raise CheckLimitReached()
@@ -140,7 +141,19 @@ def update_check(deps: Deps, grant: KeyGrant, code: str, spec: CheckSpec, versio
     check = find_check(deps, grant, code)
     spec = _with_version_slug(spec, version)
     spec = resolve_spec_channels(deps, grant.project, spec)
+    _check_dependencies(deps, grant, check.uuid, spec)
     return _write_config(deps, check, spec)
+
+
+def _check_dependencies(
+    deps: Deps, grant: KeyGrant, check_uuid: str | None, spec: CheckSpec
+) -> None:
+    """Upstreams must be checks of this project, and never lead back to the check itself."""
+    if spec.depends_on:
+        # A check being created has no uuid yet, so nothing can depend on it: no cycle.
+        dependencies.validate(
+            check_uuid or "", grant.project, spec.depends_on, deps.store.get_checks
+        )
 
 
 def _with_version_slug(spec: CheckSpec, version: int) -> CheckSpec:

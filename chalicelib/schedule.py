@@ -11,10 +11,12 @@ path's cold start does not pay for it.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from heapq import merge
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.tzlinks import LEGACY_ZONES
@@ -205,19 +207,18 @@ def _require(condition: bool) -> None:
 def _walls(cron: _Cron, start: datetime) -> Iterator[datetime]:
     """Naive local times matching ``cron`` strictly after naive ``start``, ascending, unique."""
     previous = None
-    for wall in merge(*(_croniter_walls(part, start) for part in cron.parts)):
+    # Duplicate parts (`5L,5L`) would share one cached croniter below; their walls are equal.
+    parts = dict.fromkeys(cron.parts)
+    for wall in merge(*(_croniter_walls(part, start) for part in parts)):
         if wall != previous:
             previous = wall
             yield wall
 
 
 def _croniter_walls(expr: str, start: datetime) -> Iterator[datetime]:
-    from croniter import CroniterBadDateError, croniter  # type: ignore[import-untyped, unused-ignore]
+    from croniter import CroniterBadDateError  # type: ignore[import-untyped, unused-ignore]
 
-    try:
-        it = croniter(expr, start, day_or=False)
-    except Exception:  # croniter raises assorted types (ValueError, KeyError, ...) for bad input
-        raise InvalidSchedule(_BAD_SCHEDULE) from None
+    it = _croniter_at(expr, start)
     while True:
         try:
             wall: datetime = it.get_next(datetime)
@@ -226,6 +227,32 @@ def _croniter_walls(expr: str, start: datetime) -> Iterator[datetime]:
         except Exception:
             raise InvalidSchedule(_BAD_SCHEDULE) from None
         yield wall
+
+
+# Building a croniter parses and expands the expression (about 100 us, two thirds of a
+# next_fire); a ping of a cron check needs one next_fire, so each thread keeps the iterators it
+# built and moves them to a new start instead. Per thread: an iterator is stateful, and one
+# next_fire finishes with it before the next one starts it again.
+_CRONITER_CACHE_SIZE = 256
+_iterators = threading.local()
+
+
+def _croniter_at(expr: str, start: datetime) -> Any:
+    from croniter import croniter  # type: ignore[import-untyped, unused-ignore]
+
+    cache: dict[str, Any] = _iterators.__dict__.setdefault("cache", {})
+    it = cache.get(expr)
+    if it is not None:
+        it.set_current(start, force=True)
+        return it
+    try:
+        it = croniter(expr, start, day_or=False)
+    except Exception:  # croniter raises assorted types (ValueError, KeyError, ...) for bad input
+        raise InvalidSchedule(_BAD_SCHEDULE) from None
+    if len(cache) >= _CRONITER_CACHE_SIZE:
+        cache.clear()
+    cache[expr] = it
+    return it
 
 
 # --- local wall-clock times to UTC instants -------------------------------------------------

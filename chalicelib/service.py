@@ -142,6 +142,7 @@ class SweepReport:
     alerts_failed: int = 0
     alerts_deferred: int = 0  # left for the next sweep: this one was out of publishes
     lost_races: int = 0
+    reminders: int = 0
     refreshed: int = 0
     errors: int = 0
     out_of_time: bool = False  # stopped at its time budget; the rest stays due
@@ -185,24 +186,40 @@ def _sweep_check(
     limits: SweepLimits | None = None,
 ) -> None:
     limits = limits or SweepLimits(deps.settings.sweep_publish_limit)
-    overdue = domain.find_overdue(check, now)
-    if overdue is not None:
-        down, flip = domain.flip_down(check, overdue, lease_from=now)
-        try:
-            stored = deps.store.write_state(check, down, guard_last_ping=True)
-        except (StaleCheck, NotFound):
-            # Another sweep or a ping got there first; the next sweep sees the new state.
-            report.lost_races += 1
-            return
-        report.flipped += 1
-        note_flip(check.uuid, flip)
-        _count_delivery(report, deliver(deps, stored, flip, now, limits), flip)
+    advanced = domain.advance(check, now, lease_from=now)
+    if domain.has_state_change(check, advanced.check):
+        _write_advance(deps, check, advanced, now, report, limits)
         return
     pending = domain.deliverable(check, now)
     if pending:
         _retry_deliveries(deps, check, pending, now, report, limits)
         return
     _refresh_deadline(deps, check, report)
+
+
+def _write_advance(
+    deps: Deps,
+    check: Check,
+    advanced: domain.Advance,
+    now: datetime,
+    report: SweepReport,
+    limits: SweepLimits,
+) -> None:
+    """Store what the passed deadlines did (failures counted, a flip, a reminder), then deliver."""
+    try:
+        stored = deps.store.write_state(check, advanced.check, guard_last_ping=True)
+    except (StaleCheck, NotFound):
+        # Another sweep or a ping got there first; the next sweep sees the new state.
+        report.lost_races += 1
+        return
+    for flip in advanced.flips:
+        if flip.reminder:
+            report.reminders += 1
+        else:
+            report.flipped += 1
+            note_flip(check.uuid, flip)
+        stored = deliver(deps, stored, flip, now, limits)
+        _count_delivery(report, stored, flip)
 
 
 def _retry_deliveries(
@@ -229,7 +246,7 @@ def _retry_deliveries(
 def _count_delivery(report: SweepReport, after: Check, flip: Flip) -> None:
     if not flip.notifies:
         return
-    held = after.outbox.get(flip.id)
+    held = after.outbox.get(flip.key)
     if held is None:
         report.alerts_delivered += 1
     elif held.attempts > flip.attempts:

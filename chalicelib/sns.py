@@ -27,7 +27,9 @@ from chalicelib.alerts import (
     clip_check,
     clip_ping,
     display_name,
+    down_for,
     email_text,
+    event,
 )
 from chalicelib.domain import Check, Flip, LoggedPing
 
@@ -97,16 +99,20 @@ def published_size(alert: SnsMessage) -> int:
 def subject(check: Check, flip: Flip) -> str:
     # SNS subjects must be printable ASCII on one line.
     name = re.sub(r"[^\x20-\x7e]", "?", display_name(check))
-    return f"{flip.new.upper()}: {name}"[:SUBJECT_MAX]
+    return f"{event(flip).upper()}: {name}"[:SUBJECT_MAX]
 
 
 def sms_text(check: Check, flip: Flip) -> str:
-    return f"{subject(check, flip)} ({flip.reason}) at {flip.at.strftime('%Y-%m-%d %H:%M UTC')}"
+    when = flip.at.strftime("%Y-%m-%d %H:%M UTC")
+    if flip.reminder:
+        hours = down_for(check, flip).total_seconds() / 3600
+        return f"{subject(check, flip)}: down {hours:g} h since {when} ({flip.reason})"
+    return f"{subject(check, flip)} ({flip.reason}) at {when}"
 
 
 def message_attributes(check: Check, flip: Flip) -> Attributes:
     attributes: Attributes = {
-        "event": {"DataType": "String", "StringValue": flip.new},
+        "event": {"DataType": "String", "StringValue": event(flip)},
         "check": {"DataType": "String", "StringValue": check.uuid},
         "project": {"DataType": "String", "StringValue": check.project},
         "flip_id": {"DataType": "String", "StringValue": flip.id},
@@ -114,6 +120,8 @@ def message_attributes(check: Check, flip: Flip) -> Attributes:
     }
     if flip.new == "down":
         attributes["reason"] = {"DataType": "String", "StringValue": flip.reason}
+    if flip.reminder:
+        attributes["reminder"] = {"DataType": "Number", "StringValue": str(flip.reminder)}
     return attributes
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import schedule
+from chalicelib import dependencies, quiet, schedule
 from chalicelib.errors import BadRequest, ValidationFailed
 from chalicelib.inputs import has_controls, has_surrogates
 
@@ -28,6 +28,7 @@ MAX_DESC_LENGTH = 10_000
 # Matched with fullmatch: ``$`` would let a trailing newline through.
 SLUG_PATTERN = re.compile(r"[a-z0-9\-_]*")
 UNIQUE_FIELDS = ("name", "slug", "tags", "timeout", "grace")
+MAX_THRESHOLD = 100
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,13 @@ class CheckSpec:
     schedule: str | None = None
     tz: str | None = None
     max_duration: int | None = None
+    stall_timeout: int | None = None
+    min_duration: int | None = None
+    fail_threshold: int | None = None
+    recover_threshold: int | None = None
+    repeat_every: int | None = None
+    quiet: tuple[quiet.QuietWindow, ...] | None = None
+    depends_on: tuple[str, ...] | None = None
     manual_resume: bool | None = None
     methods: str | None = None
     start_kw: str | None = None
@@ -143,6 +151,47 @@ def _period(name: str, value: Any) -> int:
     return value
 
 
+def _number(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(f"{name} is not a number")
+    if value < low:
+        raise ValidationFailed(f"{name} is too small")
+    if value > high:
+        raise ValidationFailed(f"{name} is too large")
+    return value
+
+
+def _period_or_off(name: str, value: Any) -> int:
+    """0 turns the rule off; otherwise a period like timeout's (60 s to a year)."""
+    if value == 0 and not isinstance(value, bool):
+        return 0
+    return _period(name, value)
+
+
+def _duration_or_off(name: str, value: Any) -> int:
+    return _number(name, value, 0, MAX_PERIOD_SECONDS)
+
+
+def _threshold(name: str, value: Any) -> int:
+    return _number(name, value, 1, MAX_THRESHOLD)
+
+
+def _quiet(name: str, value: Any) -> tuple[quiet.QuietWindow, ...]:
+    if not isinstance(value, list):
+        raise ValidationFailed(f"{name} is not an array")
+    if len(value) > quiet.MAX_WINDOWS:
+        raise ValidationFailed(f"{name} is too long")
+    windows = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise ValidationFailed(f"an item in '{name}' is not an object")
+        try:
+            windows.append(quiet.parse_window(item, f"an item in '{name}':"))
+        except ValueError as problem:
+            raise ValidationFailed(str(problem)) from None
+    return tuple(windows)
+
+
 def _schedule(name: str, value: Any) -> str:
     expr = _string(100)(name, value)
     try:
@@ -188,6 +237,13 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "schedule": _schedule,
     "tz": _tz,
     "max_duration": _period,
+    "stall_timeout": _period_or_off,
+    "min_duration": _duration_or_off,
+    "fail_threshold": _threshold,
+    "recover_threshold": _threshold,
+    "repeat_every": _period_or_off,
+    "quiet": _quiet,
+    "depends_on": dependencies.parse_depends_on,
     "manual_resume": _boolean,
     "methods": _methods,
     "start_kw": _string(MAX_KEYWORDS_LENGTH),

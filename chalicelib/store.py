@@ -14,7 +14,7 @@ implementation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
@@ -83,6 +83,9 @@ class CheckStore(Protocol):
     def get_check(self, check_uuid: str) -> Check | None:
         """The check as stored now (strongly consistent), or None."""
 
+    def get_checks(self, check_uuids: Iterable[str]) -> dict[str, Check]:
+        """Checks by key, strongly consistent; missing ones are left out (never a scan)."""
+
     def create_check(self, check: Check, *, exclusive_slug: bool = False) -> None:
         """The check, its slug entry and badge key, all or nothing.
 
@@ -137,7 +140,7 @@ class CheckStore(Protocol):
     def defer_delivery(self, check: Check, held: Flip, retry: Flip) -> bool:
         """Lease the flip until ``retry.lease`` if it is still held at ``held.lease``."""
 
-    def remove_from_outbox(self, check: Check, flip_id: str) -> None:
+    def remove_from_outbox(self, check: Check, flip_key: str) -> None:
         """The flip was delivered: forget it and move the check's deadline accordingly."""
 
     # --- ping log and flips ---------------------------------------------------------

@@ -9,7 +9,7 @@ expectations against both, so the fake cannot quietly drift from the real one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,7 @@ class MemoryStore:
     keys: dict[str, KeyGrant] = field(default_factory=dict)
     shards: dict[str, str] = field(default_factory=dict)
     badges: dict[str, BadgeOwner] = field(default_factory=dict)
+    batch_reads: int = 0  # get_checks calls: dependency holds read upstreams by key
     projects: dict[str, Project] = field(default_factory=dict)
     # (check uuid, "PING#<n>" or "FLIP#<id>"): what a delete fenced against late writes
     fences: set[tuple[str, str]] = field(default_factory=set)
@@ -43,6 +44,10 @@ class MemoryStore:
 
     def get_check(self, check_uuid: str) -> Check | None:
         return self.checks.get(check_uuid)
+
+    def get_checks(self, check_uuids: Iterable[str]) -> dict[str, Check]:
+        self.batch_reads += 1
+        return {u: self.checks[u] for u in check_uuids if u in self.checks}
 
     def create_check(self, check: Check, *, exclusive_slug: bool = False) -> None:
         if check.uuid in self.checks or check.badge_key in self.badges:
@@ -59,6 +64,12 @@ class MemoryStore:
             after,
             status=stored.status,
             runs=stored.runs,
+            progress=stored.progress,
+            failures=stored.failures,
+            successes=stored.successes,
+            missed=stored.missed,
+            outage=stored.outage,
+            reminded=stored.reminded,
             last_ping=stored.last_ping,
             last_duration=stored.last_duration,
             outbox=stored.outbox,
@@ -135,6 +146,12 @@ class MemoryStore:
             stored,
             status=after.status,
             runs=dict(after.runs),
+            progress=dict(after.progress),
+            failures=after.failures,
+            successes=after.successes,
+            missed=after.missed,
+            outage=after.outage,
+            reminded=after.reminded,
             last_ping=after.last_ping,
             last_duration=after.last_duration,
             outbox=outbox,
@@ -148,16 +165,16 @@ class MemoryStore:
 
     def claim_delivery(self, check_uuid: str, flip: Flip, lease: datetime) -> bool:
         stored = self.checks.get(check_uuid)
-        held = None if stored is None else stored.outbox.get(flip.id)
+        held = None if stored is None else stored.outbox.get(flip.key)
         if stored is None or held is None or held.lease != flip.lease:
             return False
-        outbox = {**stored.outbox, flip.id: replace(held, lease=lease)}
+        outbox = {**stored.outbox, flip.key: replace(held, lease=lease)}
         self.checks[check_uuid] = replace(stored, outbox=outbox)
         return True
 
     def defer_delivery(self, check: Check, held: Flip, retry: Flip) -> bool:
         stored = self.checks.get(check.uuid)
-        current = None if stored is None else stored.outbox.get(retry.id)
+        current = None if stored is None else stored.outbox.get(retry.key)
         if stored is None or current is None or current.lease != held.lease:
             return False
         moved = domain.with_flip(stored, retry)
@@ -167,14 +184,14 @@ class MemoryStore:
             self.checks[check.uuid] = moved  # the lease alone; the deadline stays
         return True
 
-    def remove_from_outbox(self, check: Check, flip_id: str) -> None:
+    def remove_from_outbox(self, check: Check, flip_key: str) -> None:
         stored = self.checks.get(check.uuid)
         if stored is None:
             return  # as DynamoStore: the check was deleted meanwhile, no outbox is left
-        left = domain.without_flip(stored, flip_id)
+        left = domain.without_flip(stored, flip_key)
         if stored.sv == check.sv:
             # The deadline is recomputed from the caller's copy, as the conditional update does.
-            self._put(left, domain.without_flip(check, flip_id))
+            self._put(left, domain.without_flip(check, flip_key))
         else:
             self.checks[check.uuid] = left
 

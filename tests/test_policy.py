@@ -315,6 +315,21 @@ def run_alert_flows(flows: Flows) -> None:
     flows.sweep()
 
 
+def run_dependency_flows(flows: Flows) -> None:
+    """Issue 11: a down alert's dependency hold reads the upstreams by key (BatchGetItem), on
+    the function URL's ping path (a fail) and in the sweep (going down, then the release)."""
+    upstream = flows.create(name="upstream", timeout=60, grace=60)
+    downstream = flows.create(name="downstream", timeout=60, grace=60, depends_on=[upstream])
+    flows.http("get", f"/ping/{upstream}")
+    flows.url("GET", f"/ping/{downstream}/fail")  # judged on the ping function's path
+    flows.url("GET", f"/ping/{downstream}")
+    flows.later(300)
+    flows.sweep()  # both down: the downstream's alert is held by its upstream
+    flows.http("get", f"/ping/{upstream}")
+    flows.later(60)
+    flows.sweep()  # released: read again, published
+
+
 def sqs_event(message: dict[str, Any]) -> dict[str, Any]:
     attributes = {
         name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
@@ -416,6 +431,7 @@ def observed() -> Iterator[Recorder]:
             )
             run_api_flows(flows, simple, cron)
             run_channel_flows(flows)  # first: run_alert_flows recreates the topic
+            run_dependency_flows(flows)
             run_alert_flows(flows)
         wiring.reset()
         yield recorder

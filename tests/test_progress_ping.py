@@ -1,6 +1,6 @@
 """``/progress``: Vigil's heartbeat from a running job, recorded like ``/log``.
 
-Issue 11 gives it stall semantics; until then it must change neither status nor deadline.
+It changes neither status nor deadline; it marks runs alive (issue 11, tests/test_run_health.py).
 """
 
 from __future__ import annotations
@@ -65,9 +65,13 @@ def test_progress_changes_neither_status_nor_deadline_nor_runs(client: Any, proj
         client.http.get(f"/ping/{check['uuid']}/progress?rid={RID}")
         after = get(client, project.api_key, check["uuid"])
     assert after["n_pings"] == before["n_pings"] + 1
-    for field in ("status", "last_ping", "next_ping", "started", "runs"):
+    for field in ("status", "last_ping", "next_ping", "started"):
         assert after[field] == before[field], field
     assert after["status"] == "up" and after["started"] is True
+    # The run it names is marked alive (issue 11), and stays the same run.
+    (run,) = after["runs"]
+    assert (run["rid"], run["started"]) == (RID, before["runs"][0]["started"])
+    assert run["last_progress"] == (T0 + timedelta(minutes=30)).isoformat()
 
 
 def test_progress_on_a_new_check_leaves_it_new(client: Any, project: Any) -> None:

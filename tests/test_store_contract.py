@@ -18,6 +18,7 @@ import pytest
 from chalicelib import domain
 from chalicelib.domain import Check, Flip, Ping
 from chalicelib.errors import NotFound
+from chalicelib.quiet import QuietWindow
 from chalicelib.store import (
     BadgeOwner,
     CheckStore,
@@ -120,6 +121,50 @@ class TestChecks:
             store.record_flip(check.uuid, flip)
         with pytest.raises(NotFound):
             store.delete_check(check)
+
+
+class TestRunHealth:
+    def test_checks_read_by_key_leave_out_missing_ones(self, store: CheckStore) -> None:
+        a, b = created(store, new_check(1)), created(store, new_check(2))
+        assert store.get_checks([a.uuid, new_check(9).uuid, b.uuid]) == {a.uuid: a, b.uuid: b}
+        assert store.get_checks([]) == {}
+
+    def test_run_health_config_and_state_read_back_the_same(self, store: CheckStore) -> None:
+        rules: dict[str, Any] = {
+            "stall_timeout": 600,
+            "min_duration": 30,
+            "fail_threshold": 3,
+            "recover_threshold": 2,
+            "repeat_every": 3600,
+            "quiet": (QuietWindow("0 2 * * *", 7200), QuietWindow("0 9 * * 6", 60, "Asia/Tokyo")),
+            "depends_on": (new_check(7).uuid, new_check(8).uuid),
+        }
+        check = created(store, new_check(status="up", last_ping=T0, timeout=60, **rules))
+        assert store.get_check(check.uuid) == check
+        down = apply_failure(check)
+        assert down.outage is not None
+        held = replace(down.outage, held=True, held_by=(new_check(7).uuid,), lease=T0 + MINUTE)
+        reminder = replace(down.outage, reminder=2, failures=4)
+        after = replace(
+            down,
+            runs={"r": T0},
+            progress={"r": T0 + MINUTE},
+            successes=1,
+            missed=T0 - MINUTE,
+            reminded=2,
+            outbox={held.key: held, reminder.key: reminder},
+        )
+        stored = store.write_state(check, after)
+        assert store.get_check(check.uuid) == stored
+        assert store.claim_delivery(check.uuid, reminder, T0 + 2 * MINUTE) is True
+        store.remove_from_outbox(stored, reminder.key)
+        current = store.get_check(check.uuid)
+        assert current is not None and set(current.outbox) == {held.key}
+
+
+def apply_failure(check: Check) -> Check:
+    down, _ = domain.register_failure(replace(check, fail_threshold=1), T0, "fail", lease_from=T0)
+    return replace(down, fail_threshold=check.fail_threshold)
 
 
 class TestState:

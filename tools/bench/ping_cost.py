@@ -63,6 +63,12 @@ class PingCost:
             and steady.wru <= TARGET_STEADY_WRU
         )
 
+    @property
+    def progress_costs_a_success(self) -> bool:
+        """Issue 11: a heartbeat costs the requests a success does (no read, same writes)."""
+        warm, progress = self.of("success (uuid, warm)"), self.of("progress (open run)")
+        return (progress.writes, progress.reads) == (warm.writes, warm.reads)
+
 
 @dataclass
 class _Fleet:
@@ -90,6 +96,11 @@ class _Fleet:
             made.append(check)
         return made
 
+    def start_runs(self, checks: list[Any]) -> None:
+        with captured_output():
+            for check in checks:
+                self.handler.request("GET", f"/ping/{check.uuid}/start")
+
 
 def run(quick: bool) -> PingCost:
     samples = 3 if quick else 20
@@ -104,10 +115,14 @@ def run(quick: bool) -> PingCost:
             ("success (uuid, warm)", "", False),
             ("success (uuid, cold)", "", True),
             ("start", "/start", False),
+            ("progress (open run)", "/progress", False),
             ("fail (up -> down, alert)", "/fail", False),
             ("log", "/log", False),
         ):
-            paths = [f"/ping/{c.uuid}{suffix}" for c in fleet.checks(samples)]
+            checks = fleet.checks(samples)
+            if kind.startswith("progress"):
+                fleet.start_runs(checks)  # a heartbeat comes from a job that has started
+            paths = [f"/ping/{c.uuid}{suffix}" for c in checks]
             result.kinds.append(_measure(fleet, kind, paths, cold))
         for kind, cold in (("slug ping (warm)", False), ("slug ping (cold)", True)):
             checks = fleet.checks(samples, by_slug=True)
@@ -230,6 +245,8 @@ def render(result: PingCost) -> str:
             f" Measured {warm.writes:g} write(s), {warm.reads:g} reads; steady"
             f" {steady.wru:.2f} WRU in {steady.writes:.2f} requests, {steady.reads:g} reads:"
             f" {verdict}.",
+            "Progress ping (a heartbeat on an open run) against a warm success: "
+            + ("same requests." if result.progress_costs_a_success else "DIFFERENT requests."),
             "log B: what the handler printed, + 26 B per CloudWatch event. The per-ping line is"
             " at DEBUG and EMF lines are flushed once a minute per process, so a warm ping"
             " prints nothing. Same run, warm success ping: with the per-ping line at INFO and"

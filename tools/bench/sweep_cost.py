@@ -71,19 +71,42 @@ def _fleet(size: int) -> FleetRow:
 
 def _check(i: int) -> Any:
     """Every thousandth check went silent a day and an hour ago; the rest pinged within that
-    time, spread minute by minute, so their deadlines spread over the next 25 hours."""
+    time, spread minute by minute, so their deadlines spread over the next 25 hours.
+
+    The fleet uses issue 11's rules too, so the figure shows they add nothing to what a sweep
+    reads: a quarter run long jobs with a stall timeout and an open run (heartbeat 5 min ago),
+    a quarter have a nightly quiet window and hourly reminders, a quarter a failure threshold,
+    and the silent ones depend on a healthy check (their hold is judged by reading it by key).
+    """
     silent = i % DUE_EVERY == 0
     span = int((TIMEOUT + GRACE).total_seconds() // 60) - 1
     last_ping = NOW - (
         TIMEOUT + GRACE + timedelta(minutes=5) if silent else timedelta(minutes=i * 37 % span)
     )
+    check_uuid = str(uuid.UUID(int=i + 1, version=4))
     return up_check(
-        str(uuid.UUID(int=i + 1, version=4)),
+        check_uuid,
         PROJECT,
         last_ping,
         timeout=int(TIMEOUT.total_seconds()),
         grace=int(GRACE.total_seconds()),
+        **_run_health(i, check_uuid, silent),
     )
+
+
+def _run_health(i: int, check_uuid: str, silent: bool) -> dict[str, Any]:
+    from chalicelib.quiet import QuietWindow
+
+    if silent:
+        return {"depends_on": (str(uuid.UUID(int=i + 2, version=4)),)}
+    if i % 4 == 1:
+        beat = NOW - timedelta(minutes=5)
+        return {"stall_timeout": 1800, "max_duration": 7200, "runs": {"r": beat}, "progress": {}}
+    if i % 4 == 2:
+        return {"quiet": (QuietWindow("0 2 * * *", 7200),), "repeat_every": 3600}
+    if i % 4 == 3:
+        return {"fail_threshold": 3, "recover_threshold": 2}
+    return {}
 
 
 def _full_scan(client: Any, table_name: str, checks: list[Any], shards: int) -> Pass:

@@ -1,0 +1,618 @@
+"""Issue 11's rules at their boundaries: one second before, at, and one second after each
+instant, through the HTTP routes and the real sweeper (its scheduled event) on moto.
+
+Each test drives a controlled clock (time-machine, no ticking) and reads alerts back from the
+SQS queue subscribed to the alert topic, so what is asserted is what a subscriber receives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+
+from tests.conftest import T0, read_alerts
+
+S = timedelta(seconds=1)
+MIN = timedelta(minutes=1)
+RID = "5a0d3d2e-0c5e-4b4e-9a0b-9d8f8e7c6b5a"
+OFFSETS = [-1, 0, 1]  # seconds around each instant
+
+
+@dataclass
+class Stack:
+    client: Any
+    key: str
+    clock: Any
+    queue_url: str
+
+    def at(self, moment: datetime) -> None:
+        self.clock.move_to(moment)
+
+    def create(self, **fields: Any) -> str:
+        reply = self.client.http.post(
+            "/api/v3/checks/",
+            headers={"X-Api-Key": self.key, "Content-Type": "application/json"},
+            body=json.dumps({"timeout": 3600, "grace": 600, **fields}),
+        )
+        assert reply.status_code == 201, reply.body
+        return str(json.loads(reply.body)["uuid"])
+
+    def post(self, path: str, fields: dict[str, Any]) -> Any:
+        return self.client.http.post(
+            f"/api/v3/checks/{path}",
+            headers={"X-Api-Key": self.key, "Content-Type": "application/json"},
+            body=json.dumps(fields),
+        )
+
+    def ping(self, check: str, suffix: str = "", rid: str | None = None) -> None:
+        query = f"?rid={rid}" if rid else ""
+        reply = self.client.http.get(f"/ping/{check}{'/' + suffix if suffix else ''}{query}")
+        assert reply.status_code == 200, reply.body
+
+    def sweep(self) -> None:
+        event = self.client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        )
+        self.client.lambda_.invoke("sweep", event)
+
+    def get(self, check: str) -> dict[str, Any]:
+        reply = self.client.http.get(f"/api/v3/checks/{check}", headers={"X-Api-Key": self.key})
+        assert reply.status_code == 200, reply.body
+        return dict(json.loads(reply.body))
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return read_alerts(self.queue_url)
+
+
+@pytest.fixture
+def stack(client: Any, project: Any, aws: dict[str, str]) -> Iterator[Stack]:
+    with time_machine.travel(T0, tick=False) as clock:
+        yield Stack(client, project.api_key, clock, aws["queue_url"])
+
+
+def events(alerts: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    return [(a["document"]["event"], a["document"]["reason"]) for a in alerts]
+
+
+# --- 1. progress heartbeats and stalls ---------------------------------------------------
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_a_run_stalls_stall_timeout_after_its_last_progress_ping(stack: Stack, offset: int) -> None:
+    check = stack.create(stall_timeout=600, max_duration=7200)
+    stack.ping(check)
+    stack.ping(check, "start", RID)
+    stack.at(T0 + 5 * MIN)
+    stack.ping(check, "progress", RID)
+    stalled_at = T0 + 5 * MIN + 600 * S
+    stack.at(stalled_at + offset * S)
+    stack.sweep()
+    alerts = stack.alerts()
+    if offset < 0:
+        assert alerts == []
+        assert stack.get(check)["runs"][0]["last_progress"] == (T0 + 5 * MIN).isoformat()
+        return
+    (alert,) = alerts
+    assert events(alerts) == [("down", "stalled")]
+    assert alert["MessageAttributes"]["reason"]["Value"] == "stalled"
+    # Dated at the last heartbeat + stall_timeout, no grace on top, whenever the sweep ran.
+    assert alert["document"]["flip"]["at"] == stalled_at.isoformat()
+    assert stack.get(check)["runs"] == []  # the stalled run is closed
+
+
+def test_progress_without_a_start_opens_a_run_that_can_stall(stack: Stack) -> None:
+    check = stack.create(stall_timeout=300)
+    stack.ping(check)
+    stack.at(T0 + MIN)
+    stack.ping(check, "progress")  # the start ping was lost
+    (run,) = stack.get(check)["runs"]
+    assert run == {"rid": None, "started": (T0 + MIN).isoformat(), "last_progress": run["started"]}
+    stack.at(T0 + MIN + 300 * S)
+    stack.sweep()
+    assert events(stack.alerts()) == [("down", "stalled")]
+
+
+def test_progress_without_a_rid_keeps_every_open_run_alive(stack: Stack) -> None:
+    other = "0b7e5a53-4b34-4c2e-8f6a-2f0ad3c1e9b1"
+    check = stack.create(stall_timeout=300, max_duration=7200)
+    stack.ping(check)
+    stack.ping(check, "start", RID)
+    stack.ping(check, "start", other)
+    for minute in (4, 8, 12):
+        stack.at(T0 + minute * MIN)
+        stack.ping(check, "progress")
+        stack.sweep()
+    assert stack.alerts() == []
+    assert {r["last_progress"] for r in stack.get(check)["runs"]} == {(T0 + 12 * MIN).isoformat()}
+
+
+# --- 2. too fast -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_a_success_closing_a_run_shorter_than_min_duration_is_too_fast(
+    stack: Stack, offset: int
+) -> None:
+    check = stack.create(min_duration=120)
+    stack.ping(check)
+    stack.at(T0 + MIN)
+    stack.ping(check, "start", RID)
+    stack.at(T0 + MIN + (120 + offset) * S)
+    stack.ping(check, rid=RID)
+    doc = stack.get(check)
+    if offset < 0:
+        assert events(stack.alerts()) == [("down", "too_fast")]
+        assert (doc["status"], doc["failures"]) == ("down", 1)
+    else:
+        assert stack.alerts() == []
+        assert (doc["status"], doc["failures"]) == ("up", 0)
+
+
+def test_without_a_rid_the_latest_run_is_judged_and_no_run_no_judgement(stack: Stack) -> None:
+    check = stack.create(min_duration=120)
+    stack.ping(check)  # closes no run: not judged
+    stack.ping(check, "start", RID)
+    stack.at(T0 + 10 * MIN)
+    stack.ping(check, "start")  # the latest run, rid-less
+    stack.at(T0 + 11 * MIN)
+    stack.ping(check)  # 60 s after the latest start, although RID's run is 11 min old
+    assert events(stack.alerts()) == [("down", "too_fast")]
+
+
+# --- 3. thresholds -----------------------------------------------------------------------
+
+
+def test_fail_threshold_counts_failures_in_a_row_and_a_success_resets_them(stack: Stack) -> None:
+    check = stack.create(fail_threshold=3)
+    stack.ping(check)
+    stack.ping(check, "fail")
+    stack.ping(check, "fail")
+    doc = stack.get(check)
+    assert (doc["status"], doc["failures"]) == ("up", 2)
+    stack.ping(check)
+    assert stack.get(check)["failures"] == 0
+    for _ in range(2):
+        stack.ping(check, "1")
+    assert stack.alerts() == []
+    stack.ping(check, "fail")
+    (alert,) = stack.alerts()
+    assert (alert["document"]["reason"], alert["document"]["failures"]) == ("fail", 3)
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_missed_runs_each_count_once_and_the_nth_goes_down(stack: Stack, offset: int) -> None:
+    check = stack.create(timeout=3600, grace=600, fail_threshold=2)
+    stack.ping(check)
+    stack.at(T0 + 70 * MIN)  # first run missed: counted, the next run is expected an hour on
+    stack.sweep()
+    doc = stack.get(check)
+    assert (doc["status"], doc["failures"], stack.alerts()) == ("up", 1, [])
+    second = T0 + 130 * MIN
+    stack.at(second + offset * S)
+    stack.sweep()
+    alerts = stack.alerts()
+    if offset < 0:
+        assert alerts == []
+        return
+    (alert,) = alerts
+    assert alert["document"]["reason"] == "timeout" and alert["document"]["failures"] == 2
+    assert alert["document"]["flip"]["at"] == second.isoformat()
+
+
+def test_recover_threshold_needs_that_many_successes_in_a_row(stack: Stack) -> None:
+    check = stack.create(recover_threshold=3)
+    stack.ping(check)
+    stack.ping(check, "fail")
+    assert events(stack.alerts()) == [("down", "fail")]
+    stack.ping(check)
+    stack.ping(check)
+    stack.ping(check, "fail")  # breaks the streak
+    stack.ping(check)
+    stack.ping(check)
+    doc = stack.get(check)
+    assert (doc["status"], stack.alerts()) == ("down", [])
+    stack.ping(check)
+    assert events(stack.alerts()) == [("up", None)]
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_an_overrun_counts_once_and_closes_the_run(stack: Stack, offset: int) -> None:
+    check = stack.create(max_duration=600, fail_threshold=2)
+    stack.ping(check)
+    stack.ping(check, "start", RID)
+    stack.at(T0 + 600 * S + offset * S)
+    stack.sweep()
+    doc = stack.get(check)
+    assert stack.alerts() == []
+    assert (doc["failures"], len(doc["runs"])) == ((0, 1) if offset < 0 else (1, 0))
+
+
+# --- 4. reminders ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_reminder_k_is_due_at_the_down_flip_plus_k_repeat_every(stack: Stack, offset: int) -> None:
+    check = stack.create(repeat_every=3600)
+    stack.ping(check)
+    stack.at(T0 + 5 * MIN)
+    stack.ping(check, "fail")
+    (down,) = stack.alerts()
+    stack.at(T0 + 5 * MIN + 3600 * S + offset * S)
+    stack.sweep()
+    stack.sweep()
+    alerts = stack.alerts()
+    if offset < 0:
+        assert alerts == []
+        return
+    (reminder,) = alerts
+    doc = reminder["document"]
+    assert (doc["event"], doc["reminder"], doc["down_for"]) == ("reminder", 1, 3600)
+    assert doc["flip"]["id"] == down["document"]["flip"]["id"]
+    assert reminder["MessageAttributes"]["event"]["Value"] == "reminder"
+    assert reminder["Subject"].startswith("REMINDER: ")
+
+
+def test_reminders_stop_when_the_check_recovers_or_is_paused(stack: Stack) -> None:
+    check = stack.create(repeat_every=3600)
+    stack.ping(check)
+    stack.ping(check, "fail")
+    for hour in (1, 2):
+        stack.at(T0 + hour * 3600 * S)
+        stack.sweep()
+    assert [a["document"].get("reminder") for a in stack.alerts()] == [None, 1, 2]
+    stack.ping(check)
+    stack.at(T0 + 3 * 3600 * S)
+    stack.sweep()
+    assert events(stack.alerts()) == [("up", None)]
+    stack.ping(check, "fail")
+    stack.alerts()
+    assert stack.post(f"{check}/pause", {}).status_code == 200
+    stack.at(T0 + 5 * 3600 * S)
+    stack.sweep()
+    assert stack.alerts() == []
+
+
+# --- 5. quiet windows --------------------------------------------------------------------
+
+# T0 is 2026-03-02 12:00 UTC: a window 13:00-14:00 UTC every day.
+WINDOW = {"schedule": "0 13 * * *", "duration": 3600, "tz": "UTC"}
+OPENS = T0 + 60 * MIN
+CLOSES = OPENS + 3600 * S
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_no_down_alert_from_the_opening_instant(stack: Stack, offset: int) -> None:
+    check = stack.create(quiet=[WINDOW])
+    stack.ping(check)
+    stack.at(OPENS + offset * S)
+    stack.ping(check, "fail")
+    expected = [("down", "fail")] if offset < 0 else []
+    assert events(stack.alerts()) == expected
+    assert stack.get(check)["status"] == "down"  # status and flips as usual
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_a_held_down_alert_goes_out_once_when_the_window_closes(stack: Stack, offset: int) -> None:
+    check = stack.create(quiet=[WINDOW])
+    stack.ping(check)
+    stack.at(OPENS + 10 * MIN)
+    stack.ping(check, "fail")
+    stack.at(CLOSES + offset * S)
+    stack.sweep()
+    stack.sweep()
+    alerts = stack.alerts()
+    if offset < 0:
+        assert alerts == []
+        return
+    (alert,) = alerts
+    assert alert["document"]["event"] == "down"
+    # The flip's original time, not the close.
+    assert alert["document"]["flip"]["at"] == (OPENS + 10 * MIN).isoformat()
+
+
+def test_an_outage_inside_a_window_sends_nothing(stack: Stack) -> None:
+    check = stack.create(quiet=[WINDOW], repeat_every=600)
+    stack.ping(check)
+    stack.at(OPENS + MIN)
+    stack.ping(check, "fail")
+    stack.at(OPENS + 20 * MIN)
+    stack.sweep()  # a reminder would be due; none while quiet
+    stack.ping(check)
+    stack.at(CLOSES + MIN)
+    stack.sweep()
+    assert stack.alerts() == []
+    flips = stack.client.http.get(
+        f"/api/v3/checks/{check}/flips/", headers={"X-Api-Key": stack.key}
+    )
+    assert [f["up"] for f in json.loads(flips.body)["flips"]][:2] == [1, 0]  # recorded
+
+
+def test_reminders_inside_a_window_are_skipped_not_sent_later(stack: Stack) -> None:
+    check = stack.create(quiet=[WINDOW], repeat_every=1800)
+    stack.ping(check)
+    stack.at(OPENS - 30 * MIN)
+    stack.ping(check, "fail")  # before the window: the down alert goes out
+    for minutes in (0, 30, 60, 90):  # reminders 1..4 at 13:00, 13:30, 14:00, 14:30
+        stack.at(OPENS + minutes * MIN)
+        stack.sweep()
+    reminders = [a["document"].get("reminder") for a in stack.alerts()]
+    assert reminders == [None, 3, 4]
+
+
+# --- 6. dependencies ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_a_check_going_down_while_its_upstream_is_past_its_alert_time_is_held(
+    stack: Stack, offset: int
+) -> None:
+    upstream = stack.create(timeout=60, grace=60)
+    downstream = stack.create(timeout=60, grace=60, depends_on=[upstream])
+    stack.ping(upstream)
+    stack.at(T0 + offset * S)
+    stack.ping(downstream)
+    # The upstream is past its alert time at T0+120; the downstream's instant is T0+120+offset.
+    stack.at(T0 + 120 * S + offset * S)
+    stack.sweep()
+    doc = stack.get(downstream)
+    down = [a["document"]["check"]["uuid"] for a in stack.alerts()]
+    assert doc["status"] == "down"
+    if offset < 0:
+        assert down == [downstream] and doc["held_by"] == []
+    else:
+        assert down == [upstream] and doc["held_by"] == [upstream]
+
+
+def test_a_held_alert_is_released_when_the_upstream_recovers(stack: Stack) -> None:
+    upstream = stack.create(timeout=60, grace=60)
+    downstream = stack.create(timeout=60, grace=60, depends_on=[upstream])
+    stack.ping(upstream)
+    stack.ping(downstream)
+    stack.at(T0 + 3 * MIN)
+    stack.sweep()
+    assert [a["document"]["check"]["uuid"] for a in stack.alerts()] == [upstream]
+    stack.ping(upstream)
+    stack.at(T0 + 4 * MIN)
+    stack.sweep()
+    stack.sweep()
+    alerts = stack.alerts()
+    assert [(a["document"]["event"], a["document"]["check"]["uuid"]) for a in alerts] == [
+        ("up", upstream),
+        ("down", downstream),
+    ]
+    released = alerts[1]["document"]
+    assert released["held_by"] == [upstream]
+    assert released["flip"]["at"] == (T0 + 2 * MIN).isoformat()
+    assert stack.get(downstream)["held_by"] == []
+
+
+def test_a_held_outage_that_recovers_sends_nothing(stack: Stack) -> None:
+    upstream = stack.create(timeout=60, grace=60)
+    downstream = stack.create(timeout=60, grace=60, depends_on=[upstream])
+    stack.ping(upstream)
+    stack.ping(downstream)
+    stack.at(T0 + 3 * MIN)
+    stack.sweep()
+    stack.alerts()
+    stack.ping(downstream)
+    stack.ping(upstream)
+    stack.at(T0 + 4 * MIN)
+    stack.sweep()
+    assert events(stack.alerts()) == [("up", None)]  # the upstream's only
+
+
+@pytest.mark.parametrize("how", ["pause", "delete"])
+def test_pausing_or_deleting_the_upstream_releases_what_it_holds(stack: Stack, how: str) -> None:
+    root = stack.create(timeout=60, grace=60)
+    middle = stack.create(timeout=3600, depends_on=[root])
+    leaf = stack.create(timeout=60, grace=60, depends_on=[middle])
+    stack.ping(root)
+    stack.ping(leaf)
+    stack.at(T0 + 3 * MIN)
+    stack.sweep()  # the leaf is held by the root, two levels up
+    assert stack.get(leaf)["held_by"] == [root]
+    stack.alerts()
+    if how == "pause":
+        assert stack.post(f"{root}/pause", {}).status_code == 200
+    else:
+        reply = stack.client.http.delete(f"/api/v3/checks/{root}", headers={"X-Api-Key": stack.key})
+        assert reply.status_code == 200
+    stack.at(T0 + 4 * MIN)
+    stack.sweep()
+    (alert,) = stack.alerts()
+    assert (alert["document"]["check"]["uuid"], alert["document"]["held_by"]) == (leaf, [root])
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"stall_timeout": 59}, "json validation error: stall_timeout is too small"),
+        ({"stall_timeout": 31_536_001}, "json validation error: stall_timeout is too large"),
+        ({"stall_timeout": "60"}, "json validation error: stall_timeout is not a number"),
+        ({"min_duration": -1}, "json validation error: min_duration is too small"),
+        ({"fail_threshold": 0}, "json validation error: fail_threshold is too small"),
+        ({"fail_threshold": 101}, "json validation error: fail_threshold is too large"),
+        ({"recover_threshold": True}, "json validation error: recover_threshold is not a number"),
+        ({"repeat_every": 30}, "json validation error: repeat_every is too small"),
+        ({"quiet": {}}, "json validation error: quiet is not an array"),
+        ({"quiet": [WINDOW] * 11}, "json validation error: quiet is too long"),
+        (
+            {"quiet": [{**WINDOW, "duration": 59}]},
+            "json validation error: an item in 'quiet': duration is too small",
+        ),
+        (
+            {"quiet": [{**WINDOW, "duration": 604_801}]},
+            "json validation error: an item in 'quiet': duration is too large",
+        ),
+        (
+            {"quiet": [{**WINDOW, "schedule": "0 13 * *"}]},
+            "json validation error: an item in 'quiet': schedule is not a valid cron expression",
+        ),
+        (
+            {"quiet": [{**WINDOW, "tz": "Mars/Olympus"}]},
+            "json validation error: an item in 'quiet': tz is not a valid timezone",
+        ),
+        ({"depends_on": "x"}, "json validation error: depends_on is not an array"),
+        (
+            {"depends_on": ["nope"]},
+            "json validation error: an item in 'depends_on' is not a valid uuid",
+        ),
+        (
+            {"depends_on": [RID]},
+            f"invalid dependency: {RID} is not a check of this project",
+        ),
+    ],
+)
+def test_bad_values_get_400_with_healthchecks_style_texts(
+    stack: Stack, fields: dict[str, Any], error: str
+) -> None:
+    reply = stack.post("", {"name": "x", **fields})
+    assert reply.status_code == 400
+    assert json.loads(reply.body) == {"error": error}
+
+
+def test_zero_turns_rules_off_and_the_fields_read_back(stack: Stack) -> None:
+    check = stack.create(stall_timeout=0, min_duration=0, repeat_every=0, quiet=[WINDOW])
+    doc = stack.get(check)
+    assert (doc["stall_timeout"], doc["min_duration"], doc["repeat_every"]) == (0, 0, 0)
+    assert (doc["fail_threshold"], doc["recover_threshold"], doc["failures"]) == (1, 1, 0)
+    assert doc["quiet"] == [WINDOW] and doc["depends_on"] == [] and doc["held_by"] == []
+
+
+def test_self_cycles_and_other_projects_dependencies_get_400(stack: Stack, deps: Any) -> None:
+    from chalicelib.management import create_project
+
+    a = stack.create()
+    b = stack.create(depends_on=[a])
+    c = stack.create(depends_on=[b])
+    assert json.loads(stack.post(a, {"depends_on": [a]}).body) == {
+        "error": "invalid dependency: a check cannot depend on itself"
+    }
+    reply = stack.post(a, {"depends_on": [c]})  # a -> c -> b -> a
+    assert reply.status_code == 400
+    assert json.loads(reply.body) == {
+        "error": f"invalid dependency: {a} would depend on itself (a cycle)"
+    }
+    other = create_project(deps, "other")
+    foreign = stack.client.http.post(
+        "/api/v3/checks/",
+        headers={"X-Api-Key": other.api_key, "Content-Type": "application/json"},
+        body=json.dumps({"name": "theirs"}),
+    )
+    theirs = json.loads(foreign.body)["uuid"]
+    reply = stack.post(a, {"depends_on": [theirs]})
+    assert reply.status_code == 400
+    assert json.loads(reply.body) == {
+        "error": f"invalid dependency: {theirs} is not a check of this project"
+    }
+    assert stack.get(a)["depends_on"] == []  # nothing half-written
+
+
+# --- races: two sweepers that read the due index before either writes ---------------------
+
+
+def _stale_twice(deps: Any, check_uuid: str, now: datetime) -> None:
+    from chalicelib import service
+
+    snapshot = deps.store.get_check(check_uuid)
+    for _ in range(2):  # the second works from the same read, as a racing sweeper would
+        service._sweep_check(deps, snapshot, now, service.SweepReport())
+
+
+def test_racing_sweepers_send_a_reminder_once(stack: Stack, deps: Any) -> None:
+    check = stack.create(repeat_every=3600)
+    stack.ping(check)
+    stack.ping(check, "fail")
+    stack.alerts()
+    _stale_twice(deps, check, T0 + 3600 * S)
+    assert [a["document"].get("reminder") for a in stack.alerts()] == [1]
+
+
+def test_racing_sweepers_release_a_held_alert_once(stack: Stack, deps: Any) -> None:
+    upstream = stack.create(timeout=60, grace=60)
+    downstream = stack.create(timeout=60, grace=60, depends_on=[upstream])
+    stack.ping(upstream)
+    stack.ping(downstream)
+    stack.at(T0 + 3 * MIN)
+    stack.sweep()
+    stack.ping(upstream)
+    stack.alerts()
+    _stale_twice(deps, downstream, T0 + 4 * MIN)
+    assert [a["document"]["check"]["uuid"] for a in stack.alerts()] == [downstream]
+
+
+def test_a_filter_policy_keeps_reminders_away_from_a_subscriber(
+    stack: Stack, aws: dict[str, str]
+) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs")
+    pager = sqs.create_queue(QueueName="pager")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=pager, AttributeNames=["QueueArn"])
+    boto3.client("sns").subscribe(
+        TopicArn=aws["topic_arn"],
+        Protocol="sqs",
+        Endpoint=arn["Attributes"]["QueueArn"],
+        Attributes={"FilterPolicy": json.dumps({"event": ["down", "up"]})},
+    )
+    check = stack.create(repeat_every=3600)
+    stack.ping(check)
+    stack.ping(check, "fail")
+    stack.at(T0 + 3600 * S)
+    stack.sweep()
+    stack.ping(check)
+    assert [a["document"]["event"] for a in stack.alerts()] == ["down", "reminder", "up"]
+    assert [a["document"]["event"] for a in read_alerts(pager)] == ["down", "up"]
+
+
+# --- quiet windows across DST, through the routes ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("window", "opens"),
+    [
+        # New York springs forward at 02:00 on 2026-03-08: 02:30 never shows, the window
+        # opens at the transition, 03:00 EDT = 07:00Z.
+        ({"schedule": "30 2 * * *", "duration": 3600, "tz": "America/New_York"}, (3, 8, 7, 0)),
+        # Riga falls back at 04:00 on 2026-10-25: 03:30 shows twice, the window opens at the
+        # first (00:30Z) only.
+        ({"schedule": "30 3 * * *", "duration": 1800, "tz": "Europe/Riga"}, (10, 25, 0, 30)),
+    ],
+)
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_a_quiet_window_across_dst_opens_at_the_debian_cron_instant(
+    stack: Stack, window: dict[str, Any], opens: tuple[int, int, int, int], offset: int
+) -> None:
+    month, day, hour, minute = opens
+    instant = T0.replace(month=month, day=day, hour=hour, minute=minute)
+    stack.at(instant - HOUR_S)
+    check = stack.create(quiet=[window])
+    stack.ping(check)
+    stack.at(instant + offset * S)
+    stack.ping(check, "fail")
+    assert events(stack.alerts()) == ([("down", "fail")] if offset < 0 else [])
+    stack.at(instant + window["duration"] * S)
+    stack.sweep()
+    assert events(stack.alerts()) == ([] if offset < 0 else [("down", "fail")])
+
+
+def test_the_repeated_autumn_hour_does_not_open_a_window_twice(stack: Stack) -> None:
+    second_pass = T0.replace(month=10, day=25, hour=1, minute=30)  # 03:30 Riga, again
+    stack.at(second_pass - HOUR_S)
+    check = stack.create(quiet=[{"schedule": "30 3 * * *", "duration": 1800, "tz": "Europe/Riga"}])
+    stack.ping(check)
+    stack.at(second_pass + 5 * MIN)
+    stack.ping(check, "fail")
+    assert events(stack.alerts()) == [("down", "fail")]
+
+
+HOUR_S = 3600 * S
