@@ -22,7 +22,7 @@ package``), ``migrate backfill`` again, a stack update with the plain template, 
 The old log entries still listed stay where they are: the new code reads them next to the
 ping ring (``DynamoStore.pings``) and a check's first ping under the new code starts its ring
 at its own number, so none is lost. They are hidden once older than ``VIGIL_PING_LOG_LIMIT``
-and deleted by the next ``finish`` or by their TTL.
+and deleted by their TTL, or at once by ``python -m chalicelib.cli migrate prune-log``.
 """
 
 from __future__ import annotations
