@@ -1,5 +1,6 @@
 """Operator commands: ``python -m chalicelib.cli bootstrap | create-project NAME | serve``, and
-the alert channels of a project: ``add-channel``, ``list-channels``, ``delete-channel``.
+the alert channels of a project: ``add-channel``, ``list-channels``, ``delete-channel``; and
+``migrate backfill | prune-log`` (the data migration, for a table CloudFormation owns).
 
 All of them use the usual AWS environment, and ``AWS_ENDPOINT_URL`` to reach a local moto.
 """
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from chalicelib import migration
 from chalicelib.bootstrap import DEFAULT_TABLE, DEFAULT_TOPIC_NAME, bootstrap
 from chalicelib.channel_cli import (
     CHANNEL_COMMANDS,
@@ -45,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="where the local data is kept (default .vigil/state.json, or VIGIL_STATE_FILE)",
     )
+    migrate = commands.add_parser(
+        "migrate", help="bring a table of an older release up to date (make deploy does it)"
+    )
+    migrate.add_argument("step", choices=("backfill", "prune-log"))
     add_channel_commands(commands)
     args = parser.parse_args(argv)
     if args.command in CHANNEL_COMMANDS:
@@ -53,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except VigilError as error:  # the API's 4xx text, e.g. a channel field that is wrong
             print(f"{args.command}: {error.message}", file=sys.stderr)
             return 1
+    elif args.command == "migrate":
+        print(json.dumps(vars(run_migration(args.step))))
     elif args.command == "bootstrap":
         print(json.dumps(run_bootstrap()))
     elif args.command == "create-project":
@@ -71,6 +79,19 @@ def run_bootstrap() -> dict[str, str]:
         os.environ.get("VIGIL_TABLE") or DEFAULT_TABLE,
         os.environ.get("VIGIL_TOPIC_NAME") or DEFAULT_TOPIC_NAME,
     )
+
+
+def run_migration(step: str) -> migration.MigrationReport:
+    """A step of ``chalicelib.migration`` on ``VIGIL_TABLE``, for a CloudFormation-owned table."""
+    table = os.environ.get("VIGIL_TABLE") or DEFAULT_TABLE
+    settings = Settings.from_env({"VIGIL_TABLE": table, "VIGIL_TOPIC_ARN": "-", **os.environ})
+    report = migration.MigrationReport()
+    dynamodb = aws_client("dynamodb")
+    if step == "backfill":
+        migration.backfill_buckets(dynamodb, table, settings.due_shards, report)
+    else:
+        migration.delete_unlisted_legacy_pings(dynamodb, table, settings.ping_log_limit, report)
+    return report
 
 
 def _project_deps() -> Deps:

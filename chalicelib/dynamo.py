@@ -3,17 +3,27 @@
 ``DynamoStore`` implements ``chalicelib.store.CheckStore``.
 
 Items (generic ``pk``/``sk`` keys):
-  CHECK#<uuid>            / CHECK            config + state of a check
-  CHECK#<uuid>            / PING#<n:010d>    one ping-log entry
+  CHECK#<uuid>            / CHECK            config + state of a check, and its newest pings
+  CHECK#<uuid>            / LOG#<slot>       a page of older pings (a ring slot)
+  CHECK#<uuid>            / BODY#<slot>      a ping body too long for its log entry (a ring slot)
+  CHECK#<uuid>            / PING#<n:010d>    a ping-log entry of a release before the ring
   CHECK#<uuid>            / FLIP#<at>#<id>   one recorded flip
   PROJECT#<id>            / PROJECT          a project (name, badge key and secret)
   KEY#<sha256>            / KEY              an API or ping key, hashed, pointing at its project
   SLUG#<project>#<slug>   / SLUG             the set of checks with that slug (strongly consistent)
   BADGE#<key>             / BADGE            a project's or a check's badge key
 
-The ``due`` index is sparse: only checks with a pending ``alert_after`` carry ``due_shard`` and
-``alert_after``, so the sweeper reads due checks and nothing else. The index's partition key
-spreads due checks over ``due_shards`` shards (``VIGIL_DUE_SHARDS``), a detail no caller sees.
+The ``due_buckets`` index is sparse: only checks with a pending ``alert_after`` carry
+``due_shard`` and ``due_bucket`` (``alert_after`` rounded down to ``items.DUE_BUCKET_SECONDS``),
+so the sweeper reads the checks due or about to be and nothing else. It is KEYS_ONLY and keyed
+by the bucket, so a ping that moves ``alert_after`` inside its bucket does not write it. The
+partition key spreads checks over ``due_shards`` shards (``VIGIL_DUE_SHARDS``), a detail no
+caller sees.
+
+A ping is one conditional UpdateItem of the check item, which also appends the ping to the
+item's ``recent`` list (``items.log_entry``). Every ``items.PAGE_PINGS`` pings, one more write
+moves the oldest of them to a page item, a slot of a ring sized by the log limit, so the log
+never needs pruning.
 ``ClientError`` never leaves this module: lost races become ``StaleCheck`` and missing items
 ``NotFound``.
 """
@@ -33,7 +43,7 @@ from chalicelib.domain import Check, Flip, LoggedPing, Ping
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.items import Item, MalformedItem, check_key, n, t
 from chalicelib.logs import log_event
-from chalicelib.settings import DEFAULT_DUE_SHARDS
+from chalicelib.settings import DEFAULT_DUE_SHARDS, DEFAULT_PING_LOG_LIMIT
 from chalicelib.store import (
     FLIP_RETENTION,
     BadgeOwner,
@@ -44,7 +54,10 @@ from chalicelib.store import (
     retry_on_conflict,
 )
 
-DUE_INDEX = "due"
+DUE_INDEX = "due_buckets"
+# The index of releases before the buckets (keyed by the exact alert_after, projecting ALL):
+# ``chalicelib.migration`` replaces it.
+LEGACY_DUE_INDEX = "due"
 PROJECT_INDEX = "by_project"
 # The ping log is kept by count (VIGIL_PING_LOG_LIMIT); the TTL also bounds its age, and
 # removes any entry a deleted check might still have left behind.
@@ -73,7 +86,7 @@ TABLE_SCHEMA: dict[str, Any] = {
         {"AttributeName": "pk", "AttributeType": "S"},
         {"AttributeName": "sk", "AttributeType": "S"},
         {"AttributeName": "due_shard", "AttributeType": "S"},
-        {"AttributeName": "alert_after", "AttributeType": "N"},
+        {"AttributeName": "due_bucket", "AttributeType": "N"},
         {"AttributeName": "project", "AttributeType": "S"},
     ],
     "KeySchema": [
@@ -86,10 +99,11 @@ TABLE_SCHEMA: dict[str, Any] = {
             "IndexName": DUE_INDEX,
             "KeySchema": [
                 {"AttributeName": "due_shard", "KeyType": "HASH"},
-                {"AttributeName": "alert_after", "KeyType": "RANGE"},
+                {"AttributeName": "due_bucket", "KeyType": "RANGE"},
             ],
-            # ALL: a sweep evaluates straight from the index, one read per due check.
-            "Projection": {"ProjectionType": "ALL"},
+            # KEYS_ONLY: nothing a ping changes is projected, so only a new bucket writes it.
+            # A sweep reads the candidates' items themselves.
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
         },
         {
             "IndexName": PROJECT_INDEX,
@@ -117,12 +131,14 @@ class DynamoStore:
         table: str,
         *,
         due_shards: int = DEFAULT_DUE_SHARDS,
+        ping_log_limit: int = DEFAULT_PING_LOG_LIMIT,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._client_factory = client_factory
         self._client: DynamoDBClient | None = None
         self.table = table
         self.due_shards = due_shards
+        self.ping_log_limit = ping_log_limit
         self.clock = clock  # only to date the fences a delete leaves
 
     @property
@@ -176,7 +192,6 @@ class DynamoStore:
         before: Check,
         after: Check,
         *,
-        count_ping: bool = False,
         guard_last_ping: bool = False,
     ) -> Check:
         """Write ``after``'s state if the stored check is still ``before``; return what was stored.
@@ -186,29 +201,93 @@ class DynamoStore:
         conflict) but must still stop a sweep that read the check before it arrived.
         """
         update = items.state_update(before, after, self.due_shards)
-        if count_ping:
-            update.add("n_pings", {"N": "1"})
         condition = "attribute_exists(pk) AND #sv_old = :sv_old"
         update.names["#sv_old"] = "sv"
         update.values[":sv_old"] = n(before.sv)
         if guard_last_ping:
             condition += " AND " + _guard_last_ping(update, before)
         try:
-            reply = self.client.update_item(
+            self.client.update_item(
                 TableName=self.table,
                 Key=check_key(before.uuid),
                 UpdateExpression=update.expression(),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=update.names,
                 ExpressionAttributeValues=update.values,
-                ReturnValues="UPDATED_NEW" if count_ping else "NONE",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise _stale(exc.response.get("Item")) from None
-        n_pings = int(reply["Attributes"]["n_pings"]["N"]) if count_ping else after.n_pings
         sv = before.sv + 1 if domain.has_state_change(before, after) else before.sv
-        return replace(after, n_pings=n_pings, sv=sv)
+        return replace(after, sv=sv)
+
+    def write_ping(self, before: Check, after: Check, kind: str, ping: Ping, at: datetime) -> Check:
+        """Count and log a ping with ``after``'s state, in one conditional UpdateItem.
+
+        The entry joins the check item's ``recent`` list; its number is the new ``n_pings``
+        (both change in the one write, so the list's order is the count's). A body too long to
+        keep inline goes to its body item next, and every ``PAGE_PINGS`` pings the oldest
+        entries move to a page: only then is a ping more than one round trip.
+        """
+        update = items.state_update(before, after, self.due_shards)
+        update.append_ping(items.log_entry(at, kind, ping))
+        update.names["#sv_old"] = "sv"
+        update.values[":sv_old"] = n(before.sv)
+        try:
+            reply = self.client.update_item(
+                TableName=self.table,
+                Key=check_key(before.uuid),
+                UpdateExpression=update.expression(),
+                ConditionExpression="attribute_exists(pk) AND #sv_old = :sv_old",
+                ExpressionAttributeNames=update.names,
+                ExpressionAttributeValues=update.values,
+                # ALL_NEW, not UPDATED_NEW: an unchanged ``log_base`` may be left out of the
+                # latter. Returned values cost no read capacity.
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise _stale(exc.response.get("Item")) from None
+        written = reply["Attributes"]
+        number = int(written["n_pings"]["N"])
+        if items.body_apart(ping):
+            item = items.body_item(before.uuid, number, ping.body, self.ping_log_limit)
+            self._put_unless_fenced(_expiring(item, at))
+        recent = [value["S"] for value in written["recent"]["L"]]
+        if len(recent) > items.PAGE_PINGS:
+            self._flush_page(before.uuid, int(written["log_base"]["N"]), recent, at)
+        sv = before.sv + 1 if domain.has_state_change(before, after) else before.sv
+        return replace(after, n_pings=number, sv=sv)
+
+    def _flush_page(self, check_uuid: str, base: int, recent: list[str], at: datetime) -> None:
+        """Move the oldest waiting pings (up to a page boundary) to their page, then trim them.
+
+        Page first, trim second: an entry is always in the check or in a page. If this stops
+        halfway, the list stays long and the next ping flushes again; a racing flush writes
+        the same page and loses the trim's condition. A deleted check fences the page
+        (``NotFound``), which the ping that got here has outlived: it was recorded first.
+        """
+        count = items.PAGE_PINGS - base % items.PAGE_PINGS
+        page = items.page_item(check_uuid, base + 1, recent[:count], self.ping_log_limit)
+        try:
+            self._put_unless_fenced(_expiring(page, at))
+        except NotFound:
+            return
+        # Several list elements in one REMOVE, as in the developer guide's "Removing elements
+        # from a list" (REMOVE RelatedItems[1], RelatedItems[2]):
+        # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.UpdateExpressions.html
+        trim = ", ".join(f"#recent[{i}]" for i in range(count))
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=check_key(check_uuid),
+                UpdateExpression=f"REMOVE {trim} SET #log_base = :new_base",
+                ConditionExpression="#log_base = :base",
+                ExpressionAttributeNames={"#recent": "recent", "#log_base": "log_base"},
+                ExpressionAttributeValues={":base": n(base), ":new_base": n(base + count)},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return  # another ping flushed them first (or the check is gone)
 
     def write_config(self, before: Check, after: Check) -> Check:
         """Store an edited check (and move its slug) if nothing changed it since ``before``."""
@@ -266,7 +345,9 @@ class DynamoStore:
         pk = f"CHECK#{check.uuid}"
         newest = check.n_pings
         numbers = range(max(newest - FENCED_PINGS, 0) + 1, newest + 1)
-        fenced = {items.ping_sk(number) for number in numbers}
+        limit = self.ping_log_limit
+        fenced = {items.body_sk(number, limit) for number in numbers}
+        fenced |= {items.page_sk(items.page_of(number), limit) for number in numbers}
         fenced |= {_flip_sk(flip) for flip in check.outbox.values()}
         expires = n(int((self.clock() + FENCE_TTL).timestamp()))
         fence: Item = {FENCE_ATTRIBUTE: {"BOOL": True}, TTL_ATTRIBUTE: expires, "pk": {"S": pk}}
@@ -365,16 +446,47 @@ class DynamoStore:
         )
 
     def due_checks(self, now: datetime) -> Iterator[Check]:
-        """Checks whose ``alert_after`` has passed, read from the sparse due index only."""
+        """Checks whose ``alert_after`` has passed, found through the bucketed due index.
+
+        The index gives the keys of every check whose bucket has begun: the due ones and
+        those due before the bucket ends. Their items are read (eventually consistent, as the
+        index itself is; every sweep write is conditional) and the not yet due are skipped,
+        unwritten. A check item without ``alert_after`` but still in the index (a stale entry)
+        is yielded too, so the sweep rewrites its deadline.
+        """
+        for keys in self._due_candidates(now):
+            due = []
+            for check, item in self._candidate_items(keys):
+                stored = item.get("alert_after")
+                deadline = float("-inf") if stored is None else float(stored["N"])
+                if deadline <= now.timestamp():
+                    due.append((deadline, check.uuid, check))
+            # Oldest deadline first, as the exact index gave them: a pass cut short by its
+            # limits leaves the newest for the next.
+            yield from (check for _, _, check in sorted(due, key=lambda d: d[:2]))
+
+    def _due_candidates(self, now: datetime) -> Iterator[list[Item]]:
+        """Pages of candidate keys, shard by shard, up to and including ``now``'s bucket."""
         for shard in range(self.due_shards):
             pages = self.client.get_paginator("query").paginate(
                 TableName=self.table,
                 IndexName=DUE_INDEX,
-                KeyConditionExpression="due_shard = :s AND alert_after <= :now",
-                ExpressionAttributeValues={":s": {"S": str(shard)}, ":now": items.epoch(now)},
+                KeyConditionExpression="due_shard = :s AND due_bucket <= :bucket",
+                ExpressionAttributeValues={
+                    ":s": {"S": str(shard)},
+                    ":bucket": n(items.due_bucket(now)),
+                },
             )
             for page in pages:
-                yield from readable_checks(page.get("Items", []))
+                keys = [{"pk": i["pk"], "sk": i["sk"]} for i in page.get("Items", [])]
+                if keys:
+                    yield keys
+
+    def _candidate_items(self, keys: list[Item]) -> Iterator[tuple[Check, Item]]:
+        found = self._batch_get(keys, consistent=False)
+        for item in found:
+            for check in readable_checks([item]):
+                yield check, item
 
     def project_checks(self, project: str) -> list[Check]:
         """Every check of a project: keys from the project index, items read consistently."""
@@ -403,12 +515,11 @@ class DynamoStore:
         )
         return sum(int(page["Count"]) for page in pages)
 
-    def _batch_get(self, keys: list[Item]) -> list[Item]:
+    def _batch_get(self, keys: list[Item], *, consistent: bool = True) -> list[Item]:
         found: list[Item] = []
         for start in range(0, len(keys), BATCH_GET_LIMIT):
-            pending: dict[str, Any] = {
-                self.table: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}
-            }
+            batch = keys[start : start + BATCH_GET_LIMIT]
+            pending: dict[str, Any] = {self.table: {"Keys": batch, "ConsistentRead": consistent}}
             while pending:
                 reply = self.client.batch_get_item(RequestItems=pending)
                 found.extend(reply["Responses"].get(self.table, []))
@@ -446,12 +557,6 @@ class DynamoStore:
 
     # --- ping log and flips ---------------------------------------------------------
 
-    def log_ping(self, check_uuid: str, number: int, kind: str, ping: Ping, at: datetime) -> None:
-        """Log a ping; ``NotFound`` if the check was deleted since the ping counted it."""
-        item = items.ping_item(check_uuid, number, kind, ping, at)
-        item[TTL_ATTRIBUTE] = n(int((at + PING_RETENTION).timestamp()))
-        self._put_unless_fenced(item)
-
     def _put_unless_fenced(self, item: Item) -> None:
         try:
             self.client.put_item(
@@ -464,19 +569,97 @@ class DynamoStore:
             raise NotFound() from None
 
     def last_ping_entry(self, check_uuid: str) -> LoggedPing | None:
-        found = self.pings(check_uuid, newest=None, limit=1)
+        """The newest ping: the last of the check item's own list (a flush always leaves one)."""
+        item = self._get(check_key(check_uuid))
+        if item is None:
+            return None
+        recent = items.recent_entries(item)
+        if recent:
+            return self._with_body(check_uuid, *recent[-1])
+        found = self._legacy_pings(check_uuid, None, 1)  # not pinged since the ring came
         return found[0] if found else None
 
     def pings(self, check_uuid: str, newest: int | None, limit: int) -> list[LoggedPing]:
-        """Up to ``limit`` log entries, newest first, none older than ``newest - limit``."""
+        """Up to ``limit`` entries, newest first, none older than ``newest - limit``.
+
+        The check item's own list, the page ring, and any entries of the layout before it.
+        A body kept in a body item is given by its first bytes here (``ping_entry`` and
+        ``last_ping_entry`` give it whole).
+        """
+        item = self._get(check_key(check_uuid))
+        if item is None:
+            return []
+        found = {entry.n: entry for entry in self._legacy_pings(check_uuid, newest, limit)}
+        for page in self._query_prefix(check_uuid, items.PAGE_PREFIX):
+            found.update((entry.n, entry) for entry, _ in items.page_entries(page))
+        found.update((entry.n, entry) for entry, _ in items.recent_entries(item))
+        numbers = sorted(found, reverse=True)
+        if newest is not None:
+            numbers = [x for x in numbers if max(newest - limit + 1, 1) <= x <= newest]
+        return [found[x] for x in numbers[:limit]]
+
+    def ping_entry(self, check_uuid: str, number: int) -> LoggedPing | None:
+        """Ping ``number`` with its whole body, wherever it is kept; None if it is not."""
+        item = self._get(check_key(check_uuid))
+        if item is None:
+            return None
+        entries = dict((e.n, (e, size)) for e, size in items.recent_entries(item))
+        if number not in entries:
+            page = self._get(
+                _sub_key(check_uuid, items.page_sk(items.page_of(number), self.ping_log_limit))
+            )
+            if page is not None:
+                entries = dict((e.n, (e, size)) for e, size in items.page_entries(page))
+        if number not in entries:
+            # Written under another VIGIL_PING_LOG_LIMIT (another ring size): look at every page.
+            for page in self._query_prefix(check_uuid, items.PAGE_PREFIX):
+                entries.update((e.n, (e, size)) for e, size in items.page_entries(page))
+        if number in entries:
+            return self._with_body(check_uuid, *entries[number])
+        legacy = self._get(_sub_key(check_uuid, items.legacy_ping_sk(number)))
+        return None if legacy is None else items.legacy_logged_ping(legacy)
+
+    def _with_body(self, check_uuid: str, entry: LoggedPing, size: int | None) -> LoggedPing:
+        """The entry with its whole body, read from its body item if it has one there."""
+        if size is None:
+            return entry
+        item = self._get(_sub_key(check_uuid, items.body_sk(entry.n, self.ping_log_limit)))
+        if item is None or int(item["n"]["N"]) != entry.n:
+            item = self._body_in_another_slot(check_uuid, entry.n)
+        if item is None:
+            # Its ping was cut short before the body was written, and never answered 2xx.
+            return replace(entry, ping=replace(entry.ping, body=b""))
+        return replace(entry, ping=replace(entry.ping, body=bytes(item["body"]["B"])))
+
+    def _body_in_another_slot(self, check_uuid: str, number: int) -> Item | None:
+        """A body written under another VIGIL_PING_LOG_LIMIT (another ring size), if any.
+
+        Reads every body slot of the check: only after the limit changed, or for a ping cut
+        short before its body was written.
+        """
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            FilterExpression="#n = :n",
+            ExpressionAttributeNames={"#n": "n"},
+            ExpressionAttributeValues={
+                ":pk": {"S": f"CHECK#{check_uuid}"},
+                ":prefix": {"S": items.BODY_PREFIX},
+                ":n": n(number),
+            },
+        )
+        found = [item for page in pages for item in page.get("Items", []) if "body" in item]
+        return found[0] if found else None
+
+    def _legacy_pings(self, check_uuid: str, newest: int | None, limit: int) -> list[LoggedPing]:
         values: Item = {":pk": {"S": f"CHECK#{check_uuid}"}}
         if newest is None:
             condition = "pk = :pk AND begins_with(sk, :prefix)"
-            values[":prefix"] = {"S": "PING#"}
+            values[":prefix"] = {"S": items.LEGACY_PING_PREFIX}
         else:
             condition = "pk = :pk AND sk BETWEEN :low AND :high"
-            values[":low"] = {"S": items.ping_sk(max(newest - limit + 1, 1))}
-            values[":high"] = {"S": items.ping_sk(newest)}
+            values[":low"] = {"S": items.legacy_ping_sk(max(newest - limit + 1, 1))}
+            values[":high"] = {"S": items.legacy_ping_sk(newest)}
         reply = self.client.query(
             TableName=self.table,
             KeyConditionExpression=condition,
@@ -484,25 +667,19 @@ class DynamoStore:
             ScanIndexForward=False,
             Limit=limit,
         )
-        return [items.logged_ping(item) for item in reply.get("Items", [])]
+        return [items.legacy_logged_ping(item) for item in reply.get("Items", [])]
 
-    def ping_entry(self, check_uuid: str, number: int) -> LoggedPing | None:
-        item = self._get({"pk": {"S": f"CHECK#{check_uuid}"}, "sk": {"S": items.ping_sk(number)}})
-        return None if item is None else items.logged_ping(item)
-
-    def prune_pings(self, check_uuid: str, up_to: int) -> None:
-        """Delete log entries numbered ``up_to`` and below (only their keys are read)."""
+    def _query_prefix(self, check_uuid: str, prefix: str) -> list[Item]:
         pages = self.client.get_paginator("query").paginate(
             TableName=self.table,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
             ExpressionAttributeValues={
                 ":pk": {"S": f"CHECK#{check_uuid}"},
-                ":low": {"S": items.ping_sk(0)},
-                ":high": {"S": items.ping_sk(up_to)},
+                ":prefix": {"S": prefix},
             },
-            ProjectionExpression="pk, sk",
+            ConsistentRead=True,
         )
-        self._delete_keys([item for page in pages for item in page.get("Items", [])])
+        return [item for page in pages for item in page.get("Items", []) if "first" in item]
 
     def record_flip(self, check_uuid: str, flip: Flip) -> None:
         """Idempotent: the key is derived from the flip, so a retried delivery rewrites it.
@@ -639,6 +816,15 @@ def _sized(item: Item) -> Item:
     if items.item_size(item) > items.MAX_CHECK_ITEM_BYTES:
         raise ValidationFailed("check is too large")
     return item
+
+
+def _sub_key(check_uuid: str, sk: str) -> Item:
+    return {"pk": {"S": f"CHECK#{check_uuid}"}, "sk": {"S": sk}}
+
+
+def _expiring(item: Item, at: datetime) -> Item:
+    """The log's TTL: the ring bounds it by count, this by age (and cleans up after deletes)."""
+    return {**item, TTL_ATTRIBUTE: n(int((at + PING_RETENTION).timestamp()))}
 
 
 def _flip_sk(flip: Flip) -> str:

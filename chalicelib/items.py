@@ -6,9 +6,11 @@ checked here, because moto accepts a wrongly typed GSI key and then crashes on Q
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Mapping
-from datetime import UTC, datetime
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import domain
@@ -64,6 +66,27 @@ def item_size(item: Item) -> int:
     return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode())
 
 
+# The due index is keyed by the deadline rounded down to a bucket, not by the deadline itself:
+# a success ping moves ``alert_after`` but, most of the time, not its bucket, and DynamoDB
+# writes a GSI entry only when the item's index keys or projected attributes change. The
+# bucket is a lower bound of the deadline, so a sweep that reads every bucket up to ``now``
+# sees every due check, never later than the exact key did.
+DUE_BUCKET_SECONDS = 600
+
+# The ping log: the newest pings live in the check item itself (``recent``, one compact entry
+# each, numbered from ``log_base + 1``), so a ping is one conditional UpdateItem. Once more than
+# ``PAGE_PINGS`` wait there, the ping that saw it writes them to a page item (a ring slot,
+# overwritten in place) and trims them from the check. Bodies longer than
+# ``INLINE_BODY_BYTES`` go to a body item (also a ring slot), so the check stays under 1 KB.
+PAGE_PINGS = 7
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+INLINE_BODY_BYTES = 32
+BODY_PREFIX_BYTES = 16
+PAGE_PREFIX = "LOG#"
+BODY_PREFIX = "BODY#"
+LEGACY_PING_PREFIX = "PING#"
+
+
 def check_key(check_uuid: str) -> Item:
     return {"pk": {"S": f"CHECK#{check_uuid}"}, "sk": {"S": CHECK_SK}}
 
@@ -87,6 +110,9 @@ def check_to_item(check: Check, shards: int) -> Item:
         "reminded": n(check.reminded),
         "outbox": {"M": {fid: {"M": flip_attrs(f)} for fid, f in check.outbox.items()}},
         "sv": n(check.sv),
+        # A new check's log starts after the pings it already has (none, unless imported).
+        "log_base": n(check.n_pings),
+        "recent": {"L": []},
     }
     if check.last_ping is not None:
         item["last_ping"] = t(check.last_ping)
@@ -101,7 +127,16 @@ def check_to_item(check: Check, shards: int) -> Item:
 
 
 def config_attrs(check: Check) -> Item:
-    attrs: Item = {name: _encode(kind, getattr(check, name)) for name, kind, _ in _CONFIG_FIELDS}
+    """The config attributes that differ from their defaults (a missing one reads as default).
+
+    Leaving defaults out keeps the check item small: every ping rewrites it, at one write
+    unit per started KB, and the newest pings share that KB.
+    """
+    attrs: Item = {
+        name: _encode(kind, getattr(check, name))
+        for name, kind, default in _CONFIG_FIELDS
+        if getattr(check, name) != default
+    }
     if check.max_duration is not None:
         attrs["max_duration"] = n(check.max_duration)
     if check.channel_ids is not None:
@@ -110,11 +145,27 @@ def config_attrs(check: Check) -> Item:
 
 
 def deadline_attrs(check: Check, shards: int) -> Item:
-    """``alert_after`` (a number: the due index's sort key) and the shard, or nothing."""
+    """``alert_after`` (exact), its bucket (the due index's sort key) and shard, or nothing."""
     due = domain.alert_after(check)
     if due is None:
         return {}
-    return {"alert_after": epoch(due), "due_shard": {"S": due_shard(check.uuid, shards)}}
+    return {
+        "alert_after": epoch(due),
+        "due_bucket": n(due_bucket(due)),
+        "due_shard": {"S": due_shard(check.uuid, shards)},
+    }
+
+
+def due_bucket(at: datetime) -> int:
+    """The start of ``at``'s bucket, in UNIX seconds: never after ``at``."""
+    domain.require_aware(at)
+    return bucket_start(at.timestamp())
+
+
+def bucket_start(seconds: float) -> int:
+    # Monotone, which is what the sweep relies on: a deadline at or before ``now`` never has
+    # a bucket after ``now``'s.
+    return math.floor(seconds / DUE_BUCKET_SECONDS) * DUE_BUCKET_SECONDS
 
 
 class MalformedItem(Exception):
@@ -240,31 +291,121 @@ def flip_from(attrs: Item, flip_id: str | None = None) -> Flip:
     )
 
 
-def ping_item(check_uuid: str, number: int, kind: str, ping: Ping, at: datetime) -> Item:
-    item: Item = {
+def log_entry(at: datetime, kind: str, ping: Ping) -> str:
+    """One ping as a compact JSON array, for the check's ``recent`` list and the log pages.
+
+    ``[time in µs, kind, method, scheme, address, user agent, rid, exit status, body, size]``,
+    trailing empties left out. A body up to ``INLINE_BODY_BYTES`` is inline (base64); a longer
+    one keeps its first ``BODY_PREFIX_BYTES`` here and its size, and lives in a body item.
+    """
+    domain.require_aware(at)
+    micros = (at - EPOCH) // timedelta(microseconds=1)  # exact: no float on the way
+    body = ping.body if len(ping.body) <= INLINE_BODY_BYTES else ping.body[:BODY_PREFIX_BYTES]
+    fields: list[Any] = [
+        micros,
+        kind,
+        ping.method,
+        ping.scheme,
+        ping.remote_addr,
+        ping.ua,
+        ping.rid,
+        ping.exitstatus,
+        base64.b64encode(body).decode() if body else None,
+        len(ping.body) if body_apart(ping) else None,
+    ]
+    while fields[-1] is None:
+        fields.pop()
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
+def body_apart(ping: Ping) -> bool:
+    """Whether the ping's body is kept in a body item rather than in its log entry."""
+    return len(ping.body) > INLINE_BODY_BYTES
+
+
+def entry_from(text: str, number: int) -> tuple[LoggedPing, int | None]:
+    """The logged ping, and the size of its whole body when that lives in a body item.
+
+    Then the returned body is only its first bytes.
+    """
+    fields: list[Any] = json.loads(text)
+    fields += [None] * (10 - len(fields))
+    micros, kind, method, scheme, addr, ua, rid, exitstatus, body, size = fields
+    at = EPOCH + timedelta(microseconds=int(micros))
+    ping = Ping(
+        action=kind,
+        rid=rid,
+        exitstatus=exitstatus,
+        method=method or "GET",
+        ua=ua or "",
+        remote_addr=addr or "",
+        scheme=scheme or "http",
+        body=base64.b64decode(body) if body else b"",
+    )
+    return LoggedPing(number, at, kind, ping), size
+
+
+def recent_entries(item: Item) -> list[tuple[LoggedPing, int | None]]:
+    """The pings kept in a check item, oldest first (none for an item from before)."""
+    if "log_base" not in item or "recent" not in item:
+        return []
+    base = int(item["log_base"]["N"])
+    texts = [value["S"] for value in item["recent"]["L"]]
+    return [entry_from(text, base + 1 + i) for i, text in enumerate(texts)]
+
+
+def page_slots(log_limit: int) -> int:
+    """How many page items a check's log ring has: enough to hold ``log_limit`` pings.
+
+    The newest page may be partly filled and the rest of the newest pings wait in the check
+    item, so two more than the limit needs.
+    """
+    return math.ceil(log_limit / PAGE_PINGS) + 2
+
+
+def page_of(number: int) -> int:
+    """Pages are aligned: page p holds pings p*PAGE_PINGS+1 .. (p+1)*PAGE_PINGS."""
+    return (number - 1) // PAGE_PINGS
+
+
+def page_sk(page: int, log_limit: int) -> str:
+    return f"{PAGE_PREFIX}{page % page_slots(log_limit):05d}"
+
+
+def body_sk(number: int, log_limit: int) -> str:
+    # As many body slots as the page ring holds pings, so no body still listed is overwritten.
+    return f"{BODY_PREFIX}{number % (page_slots(log_limit) * PAGE_PINGS):05d}"
+
+
+def page_item(check_uuid: str, first: int, entries: Sequence[str], log_limit: int) -> Item:
+    return {
         "pk": {"S": f"CHECK#{check_uuid}"},
-        "sk": {"S": ping_sk(number)},
-        "n": n(number),
-        "at": t(at),
-        "kind": {"S": kind},
-        "method": {"S": ping.method},
-        "ua": {"S": ping.ua},
-        "remote_addr": {"S": ping.remote_addr},
-        "scheme": {"S": ping.scheme},
-        "body": {"B": ping.body},
+        "sk": {"S": page_sk(page_of(first), log_limit)},
+        "first": n(first),
+        "entries": {"L": [{"S": text} for text in entries]},
     }
-    if ping.rid is not None:
-        item["rid"] = {"S": ping.rid}
-    if ping.exitstatus is not None:
-        item["exitstatus"] = n(ping.exitstatus)
-    return item
 
 
-def ping_sk(number: int) -> str:
-    return f"PING#{number:010d}"
+def page_entries(item: Item) -> list[tuple[LoggedPing, int | None]]:
+    first = int(item["first"]["N"])
+    return [entry_from(v["S"], first + i) for i, v in enumerate(item["entries"]["L"])]
 
 
-def logged_ping(item: Item) -> LoggedPing:
+def body_item(check_uuid: str, number: int, body: bytes, log_limit: int) -> Item:
+    return {
+        "pk": {"S": f"CHECK#{check_uuid}"},
+        "sk": {"S": body_sk(number, log_limit)},
+        "n": n(number),
+        "body": {"B": body},
+    }
+
+
+def legacy_ping_sk(number: int) -> str:
+    """The one-item-per-ping log of releases before the ring; still read until it ages out."""
+    return f"{LEGACY_PING_PREFIX}{number:010d}"
+
+
+def legacy_logged_ping(item: Item) -> LoggedPing:
     ping = Ping(
         action=item["kind"]["S"],
         rid=item["rid"]["S"] if "rid" in item else None,
@@ -302,14 +443,13 @@ def epoch(value: datetime) -> Item:
 
 
 class Update:
-    """Collects SET / REMOVE / ADD clauses with placeholder names, for one UpdateItem."""
+    """Collects SET / REMOVE clauses with placeholder names, for one UpdateItem."""
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
         self.values: dict[str, Any] = {}
         self._sets: list[str] = []
         self._removes: list[str] = []
-        self._adds: list[str] = []
 
     def set(self, attr: str, value: Any) -> None:
         self.names[f"#{attr}"] = attr
@@ -320,11 +460,6 @@ class Update:
         self.names[f"#{attr}"] = attr
         self._removes.append(f"#{attr}")
 
-    def add(self, attr: str, value: Any) -> None:
-        self.names[f"#{attr}"] = attr
-        self.values[f":{attr}"] = value
-        self._adds.append(f"#{attr} :{attr}")
-
     def set_or_remove(self, attr: str, value: Any | None) -> None:
         if value is None:
             self.remove(attr)
@@ -334,7 +469,36 @@ class Update:
     def set_deadline(self, check: Check, shards: int) -> None:
         attrs = deadline_attrs(check, shards)
         self.set_or_remove("alert_after", attrs.get("alert_after"))
+        # Rewritten with every deadline, but DynamoDB writes the index entry only when the
+        # bucket (or the shard) really changes.
+        self.set_or_remove("due_bucket", attrs.get("due_bucket"))
         self.set_or_remove("due_shard", attrs.get("due_shard"))
+
+    def set_raw(self, clause: str) -> None:
+        """A SET action written out (its names and values added by the caller)."""
+        self._sets.append(clause)
+
+    def append_ping(self, entry: str) -> None:
+        """Count a ping and append its log entry to ``recent``, in this same UpdateItem.
+
+        DynamoDB evaluates every action against the item as it was before the update
+        (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.UpdateExpressions.html,
+        the note under "update expression syntax"), so ``log_base`` set from ``n_pings`` takes
+        the count before this ping: an item written before the ping log moved into the check
+        (no ``log_base`` yet) starts its log at this ping's number. ``list_append`` with
+        ``if_not_exists`` is the documented way to append to a list that may not exist yet
+        (same page, "Appending elements to a list"). Listed first, so moto (which applies the
+        actions left to right) agrees.
+        """
+        self.names.update({"#log_base": "log_base", "#recent": "recent", "#n_pings": "n_pings"})
+        self.values.update(
+            {":no_pings": {"L": []}, ":entry": {"L": [{"S": entry}]}, ":one": {"N": "1"}}
+        )
+        self._sets[:0] = [
+            "#log_base = if_not_exists(#log_base, #n_pings)",
+            "#recent = list_append(if_not_exists(#recent, :no_pings), :entry)",
+            "#n_pings = #n_pings + :one",
+        ]
 
     def set_map_entry(self, attr: str, key: str, value: Any) -> None:
         index = len(self.names)
@@ -355,8 +519,6 @@ class Update:
             parts.append("SET " + ", ".join(self._sets))
         if self._removes:
             parts.append("REMOVE " + ", ".join(self._removes))
-        if self._adds:
-            parts.append("ADD " + ", ".join(self._adds))
         return " ".join(parts)
 
 
@@ -390,8 +552,12 @@ def state_update(before: Check, after: Check, shards: int) -> Update:
 def config_update(before: Check, after: Check, shards: int) -> Update:
     """Rewrite a check's configuration and its deadline; always a new state version."""
     update = Update()
-    for name, value in config_attrs(after).items():
+    attrs = config_attrs(after)
+    for name, value in attrs.items():
         update.set(name, value)
+    for name in CONFIG_NAMES:
+        if name not in attrs:
+            update.remove(name)  # back to its default: stored as absent
     if after.max_duration is None:
         update.remove("max_duration")
     update.set_deadline(after, shards)

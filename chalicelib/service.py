@@ -28,7 +28,6 @@ from chalicelib.store import KeyGrant, SlugTaken, StaleCheck, retry_on_conflict
 
 logger = logging.getLogger("vigil")
 
-PRUNE_EVERY = 100
 # Checked here, not in ``web``: a rid is only judged once the check is found (404 first).
 RID_PATTERN = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
@@ -47,32 +46,19 @@ def normalize_rid(raw: str | None) -> str | None:
 
 
 def record_ping(deps: Deps, check_uuid: str, ping: Ping, now: datetime) -> Check:
-    """Apply one ping with one conditional write, log it, and deliver any flip it causes."""
+    """Apply and log one ping with one conditional write, and deliver any flip it causes."""
     check = deps.snapshots.get(check_uuid) or deps.store.get_check(check_uuid)
     if check is None:
         raise NotFound()
     ping = replace(ping, rid=normalize_rid(ping.rid))
     result, stored = _write_ping(deps, check, ping, now)
-    try:
-        deps.store.log_ping(check_uuid, stored.n_pings, result.kind, ping, now)
-    except NotFound:
-        # Deleted between the two writes: answered as a ping to a deleted check (404).
-        deps.snapshots.drop(check_uuid)
-        raise
     log_event("ping", check=check_uuid, kind=result.kind, n=stored.n_pings, rid=ping.rid)
     metrics.count(metrics.PINGS, kind=result.kind)
-    _prune_ping_log(deps, stored)
     if result.flip is not None:
         note_flip(check_uuid, result.flip)
         stored = deliver(deps, stored, result.flip, now)
     deps.snapshots.put(stored)
     return stored
-
-
-def _prune_ping_log(deps: Deps, check: Check) -> None:
-    """Every 100th ping, delete entries beyond the log limit (listings never show them)."""
-    if check.n_pings % PRUNE_EVERY == 0 and check.n_pings > deps.settings.ping_log_limit:
-        deps.store.prune_pings(check.uuid, check.n_pings - deps.settings.ping_log_limit)
 
 
 def record_slug_ping(
@@ -135,11 +121,12 @@ def _write_ping(
 ) -> tuple[domain.PingResult, Check]:
     def attempt(current: Check) -> tuple[domain.PingResult, Check]:
         result = domain.apply_ping(current, ping, now, lease_from=now)
-        return result, deps.store.write_state(current, result.check, count_ping=True)
+        return result, deps.store.write_ping(current, result.check, result.kind, ping, now)
 
     try:
         return retry_on_conflict(check, attempt)
     except NotFound:
+        # Deleted before the ping was recorded: answered as a ping to a deleted check (404).
         deps.snapshots.drop(check.uuid)
         raise
 

@@ -97,13 +97,22 @@ class CheckStore(Protocol):
         before: Check,
         after: Check,
         *,
-        count_ping: bool = False,
         guard_last_ping: bool = False,
     ) -> Check:
         """Store ``after``'s state if the stored state is still ``before``'s; return it.
 
-        ``StaleCheck`` on a lost race, ``NotFound`` if the check is gone. ``count_ping``
-        adds one to ``n_pings``; ``guard_last_ping`` also requires ``last_ping`` unchanged.
+        ``StaleCheck`` on a lost race, ``NotFound`` if the check is gone. ``guard_last_ping``
+        also requires ``last_ping`` unchanged. A ping is written with ``write_ping``, which
+        counts and logs it in the same write.
+        """
+
+    def write_ping(self, before: Check, after: Check, kind: str, ping: Ping, at: datetime) -> Check:
+        """Store a ping's state like ``write_state``, count it and log it as ``kind``.
+
+        Returns the stored check; its ``n_pings`` is the ping's number in the log. Recorded
+        (counted and logged) once this returns; ``StaleCheck`` or ``NotFound`` as
+        ``write_state``, and ``NotFound`` if the check was deleted before the log was whole.
+        The log keeps at least the newest ``VIGIL_PING_LOG_LIMIT`` pings, with no pruning.
         """
 
     def write_config(self, before: Check, after: Check) -> Check:
@@ -136,18 +145,16 @@ class CheckStore(Protocol):
 
     # --- ping log and flips ---------------------------------------------------------
 
-    def log_ping(self, check_uuid: str, number: int, kind: str, ping: Ping, at: datetime) -> None:
-        """Log ping ``number``; ``NotFound`` if the check was deleted since it counted it."""
-
     def last_ping_entry(self, check_uuid: str) -> LoggedPing | None: ...
 
     def pings(self, check_uuid: str, newest: int | None, limit: int) -> list[LoggedPing]:
-        """Up to ``limit`` entries, newest first, none older than ``newest - limit``."""
+        """Up to ``limit`` entries, newest first, none older than ``newest - limit``.
+
+        An entry's body may be cut to its first bytes (enough to tell it has one);
+        ``ping_entry`` and ``last_ping_entry`` give it whole.
+        """
 
     def ping_entry(self, check_uuid: str, number: int) -> LoggedPing | None: ...
-
-    def prune_pings(self, check_uuid: str, up_to: int) -> None:
-        """Delete log entries numbered ``up_to`` and below."""
 
     def record_flip(self, check_uuid: str, flip: Flip) -> None:
         """Idempotent per flip; ``NotFound`` if the check was deleted meanwhile."""

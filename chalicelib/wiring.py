@@ -70,7 +70,10 @@ def build_deps(settings: Settings) -> Deps:
     return Deps(
         settings=settings,
         store=DynamoStore(
-            lambda: _client("dynamodb"), settings.table, due_shards=settings.due_shards
+            lambda: _client("dynamodb"),
+            settings.table,
+            due_shards=settings.due_shards,
+            ping_log_limit=settings.ping_log_limit,
         ),
         alerter=alerter,
         channels=DynamoChannelStore(

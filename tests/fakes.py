@@ -19,7 +19,7 @@ from chalicelib.alerts import Alert
 from chalicelib.domain import Check, Flip, LoggedPing, Ping
 from chalicelib.errors import NotFound
 from chalicelib.items import due_shard
-from chalicelib.settings import DEFAULT_DUE_SHARDS
+from chalicelib.settings import DEFAULT_DUE_SHARDS, DEFAULT_PING_LOG_LIMIT
 from chalicelib.store import BadgeOwner, KeyGrant, Project, SlugTaken, StaleCheck
 
 
@@ -38,6 +38,7 @@ class MemoryStore:
     # (check uuid, "PING#<n>" or "FLIP#<id>"): what a delete fenced against late writes
     fences: set[tuple[str, str]] = field(default_factory=set)
     due_shards: int = DEFAULT_DUE_SHARDS
+    ping_log_limit: int = DEFAULT_PING_LOG_LIMIT
 
     # --- checks -------------------------------------------------------------------------
 
@@ -121,8 +122,12 @@ class MemoryStore:
         before: Check,
         after: Check,
         *,
-        count_ping: bool = False,
         guard_last_ping: bool = False,
+    ) -> Check:
+        return self._write_state(before, after, guard_last_ping=guard_last_ping)
+
+    def _write_state(
+        self, before: Check, after: Check, *, count_ping: bool = False, guard_last_ping: bool
     ) -> Check:
         stored = self.checks.get(before.uuid)
         if stored is None:
@@ -213,10 +218,17 @@ class MemoryStore:
 
     # --- ping log and flips -------------------------------------------------------------
 
-    def log_ping(self, check_uuid: str, number: int, kind: str, ping: Ping, at: datetime) -> None:
-        if (check_uuid, f"PING#{number}") in self.fences:
+    def write_ping(self, before: Check, after: Check, kind: str, ping: Ping, at: datetime) -> Check:
+        stored = self._write_state(before, after, count_ping=True, guard_last_ping=False)
+        number = stored.n_pings
+        if (before.uuid, f"PING#{number}") in self.fences:
             raise NotFound()
-        self.ping_log.setdefault(check_uuid, {})[number] = LoggedPing(number, at, kind, ping)
+        log = self.ping_log.setdefault(before.uuid, {})
+        log[number] = LoggedPing(number, at, kind, ping)
+        # The log keeps the newest ``ping_log_limit`` (DynamoStore's ring may keep a few more).
+        for old in [x for x in log if x <= number - self.ping_log_limit]:
+            del log[old]
+        return stored
 
     def last_ping_entry(self, check_uuid: str) -> LoggedPing | None:
         found = self.pings(check_uuid, newest=None, limit=1)
@@ -231,11 +243,6 @@ class MemoryStore:
 
     def ping_entry(self, check_uuid: str, number: int) -> LoggedPing | None:
         return self.ping_log.get(check_uuid, {}).get(number)
-
-    def prune_pings(self, check_uuid: str, up_to: int) -> None:
-        log = self.ping_log.get(check_uuid, {})
-        for number in [n for n in log if n <= up_to]:
-            del log[number]
 
     def record_flip(self, check_uuid: str, flip: Flip) -> None:
         if (check_uuid, f"FLIP#{flip.id}") in self.fences:

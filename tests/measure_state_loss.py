@@ -27,12 +27,19 @@ def on_disk(path: Path, check: str, number: int) -> bool:
         items = json.loads(path.read_text())["items"]
     except (FileNotFoundError, json.JSONDecodeError):
         return False
-    return any(
-        item["pk"]["S"] == f"CHECK#{check}"
-        and item["sk"]["S"].startswith("PING#")
-        and item.get("n", {}).get("N") == str(number)
-        for item in items
-    )
+    # A ping is saved once its entry is in the check item's ``recent`` list or in a LOG# page.
+    for item in items:
+        if item["pk"]["S"] != f"CHECK#{check}":
+            continue
+        if item["sk"]["S"] == "CHECK" and "log_base" in item:
+            first, held = int(item["log_base"]["N"]) + 1, len(item["recent"]["L"])
+        elif item["sk"]["S"].startswith("LOG#") and "first" in item:
+            first, held = int(item["first"]["N"]), len(item["entries"]["L"])
+        else:
+            continue
+        if first <= number < first + held:
+            return True
+    return False
 
 
 def fill(stack: Stack, items: int) -> None:

@@ -93,15 +93,14 @@ class Stack:
             aws_secret_access_key="local",
         )
 
-    def ping_log(self, check: str) -> list[dict[str, Any]]:
-        """The check's ping items, oldest first, straight from the table."""
-        reply = self.dynamodb().query(
-            TableName="vigil",
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :ping)",
-            ExpressionAttributeValues={":pk": {"S": f"CHECK#{check}"}, ":ping": {"S": "PING#"}},
-        )
-        assert "LastEvaluatedKey" not in reply, "more than one page: raise the query's scope"
-        return sorted(reply["Items"], key=lambda item: item["sk"]["S"])
+    def ping_log(self, check: str) -> list[Any]:
+        """The check's logged pings (``domain.LoggedPing``), oldest first, bodies whole."""
+        from chalicelib.dynamo import DynamoStore
+
+        client = self.dynamodb()
+        store = DynamoStore(lambda: client, "vigil")
+        listed = store.pings(check, newest=None, limit=store.ping_log_limit)
+        return [store.ping_entry(check, entry.n) for entry in reversed(listed)]
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)

@@ -96,7 +96,8 @@ def test_a_maximal_check_alerts_within_the_sns_limit(
     boto3.client("dynamodb").put_item(
         TableName=deps.settings.table, Item=check_to_item(check, deps.settings.due_shards)
     )
-    deps.store.log_ping(CHECK_UUID, 1, "success", maximal_ping(filler).ping, T0)
+    stored = deps.store.get_check(CHECK_UUID)
+    deps.store.write_ping(stored, stored, "success", maximal_ping(filler).ping, T0)
 
     report = service.sweep(deps, T0 + 5 * MINUTE)
 

@@ -517,7 +517,7 @@ class TestRetention:
         pings = api.ok("GET", f"checks/{check['uuid']}/pings/")["pings"]
         assert [p["n"] for p in pings] == [12, 11, 10, 9, 8]
 
-    def test_every_hundredth_ping_prunes_the_log(self, deps: Any, api: Api) -> None:
+    def test_the_log_is_a_ring_that_never_grows_past_its_limit(self, deps: Any, api: Api) -> None:
         from dataclasses import replace
 
         import boto3
@@ -526,18 +526,58 @@ class TestRetention:
         from chalicelib.domain import Ping
 
         deps.settings = replace(deps.settings, ping_log_limit=10)
+        deps.store.ping_log_limit = 10
         check = api.create()
-        for _ in range(100):
-            service.record_ping(deps, check["uuid"], Ping("log"), T0)
-        items = boto3.client("dynamodb").query(
+        for i in range(1, 101):
+            service.record_ping(deps, check["uuid"], Ping("log", body=b"x" * (i % 3 * 40)), T0)
+        partition = boto3.client("dynamodb").query(
             TableName=deps.settings.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-            ExpressionAttributeValues={
-                ":pk": {"S": f"CHECK#{check['uuid']}"},
-                ":p": {"S": "PING#"},
-            },
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"CHECK#{check['uuid']}"}},
         )["Items"]
-        assert sorted(int(i["n"]["N"]) for i in items) == list(range(91, 101))
+        # Page slots (2 + what 10 pings need) and body slots, overwritten in place: no deletes.
+        from chalicelib.items import PAGE_PINGS, page_slots
+
+        kinds = sorted({i["sk"]["S"].split("#")[0] for i in partition})
+        assert kinds == ["BODY", "CHECK", "LOG"]
+        assert sum(i["sk"]["S"].startswith("LOG#") for i in partition) == page_slots(10)
+        bodies = sum(i["sk"]["S"].startswith("BODY#") for i in partition)
+        assert bodies <= page_slots(10) * PAGE_PINGS
+        pings = api.ok("GET", f"checks/{check['uuid']}/pings/")["pings"]
+        assert [p["n"] for p in pings] == list(range(100, 90, -1))
+        for p in pings:
+            has_body = p["n"] % 3 != 0
+            assert (p["body_url"] is not None) == has_body
+        body = api.client.http.get(
+            f"/api/v3/checks/{check['uuid']}/pings/98/body",
+            headers={"X-Api-Key": api.key},
+        )
+        assert (body.status_code, body.body) == (200, b"x" * 80)
+
+    def test_a_raised_log_limit_keeps_every_ping_and_body_it_kept(
+        self, deps: Any, api: Api
+    ) -> None:
+        from dataclasses import replace
+
+        from chalicelib import items, service
+        from chalicelib.domain import Ping
+
+        deps.settings = replace(deps.settings, ping_log_limit=10)
+        deps.store.ping_log_limit = 10
+        check = api.create()
+        for i in range(1, 31):
+            service.record_ping(deps, check["uuid"], Ping("log", body=b"%03d" % i * 20), T0)
+        deps.settings = replace(deps.settings, ping_log_limit=30)  # a larger ring from now on
+        deps.store.ping_log_limit = 30
+        assert items.page_slots(30) != items.page_slots(10)
+        pings = api.ok("GET", f"checks/{check['uuid']}/pings/")["pings"]
+        assert {p["n"] for p in pings} >= set(range(21, 31))
+        for number in (21, 22, 25, 30):
+            body = api.client.http.get(
+                f"/api/v3/checks/{check['uuid']}/pings/{number}/body",
+                headers={"X-Api-Key": api.key},
+            )
+            assert (body.status_code, body.body) == (200, b"%03d" % number * 20)
 
     def test_flips_older_than_93_days_are_not_listed(self, api: Api) -> None:
         check = api.create()

@@ -16,6 +16,7 @@ import pytest
 
 from chalicelib import management, metrics, service
 from chalicelib.domain import Ping
+from chalicelib.items import PAGE_PINGS
 from chalicelib.spec import CheckSpec
 from tests.conftest import T0, read_alerts
 
@@ -150,14 +151,12 @@ class TestDeleteRacingAPing:
         setattr(deps.store, name, racing)
         return calls
 
-    def test_delete_between_the_check_write_and_the_log_write(
-        self, client: Any, deps: Any, project: Any
-    ) -> None:
+    def test_delete_before_the_ping_write(self, client: Any, deps: Any, project: Any) -> None:
         check = new_check(deps, project, slug="nightly")
         for minute in range(3):
             service.record_ping(deps, check.uuid, Ping("success"), T0 + minute * MINUTE)
         stale = deps.store.get_check(check.uuid)
-        calls = self.delete_before(deps, "log_ping", stale)
+        calls = self.delete_before(deps, "write_ping", stale)
 
         reply = client.http.post(f"/ping/{check.uuid}", body=b"racing")
 
@@ -165,11 +164,46 @@ class TestDeleteRacingAPing:
         assert (reply.status_code, reply.body) == (404, b"not found")
         assert_nothing_left(deps, check)
         assert deps.store.checks_with_slug(project.project, "nightly") == []
-        # The ping counted itself (n = 4) before the delete: that number is fenced.
+        # Numbers 1..3 were counted: their body slots and their page's slot are fenced.
         fences = {item["sk"]["S"] for item in partition(deps, check.uuid)}
-        assert fences == {f"PING#{n:010d}" for n in range(1, 5)}
+        assert fences == {"LOG#00000"} | {f"BODY#{n:05d}" for n in range(1, 4)}
         again = client.http.post(f"/ping/{check.uuid}")
         assert (again.status_code, again.body) == (404, b"not found")
+
+    def test_delete_between_the_check_write_and_the_body_write(
+        self, client: Any, deps: Any, project: Any
+    ) -> None:
+        check = new_check(deps, project)
+        service.record_ping(deps, check.uuid, Ping("success"), T0)
+        calls = self.delete_before(deps, "_put_unless_fenced", None)
+        original_delete = deps.store.delete_check
+        deps.store.delete_check = lambda _: original_delete(deps.store.get_check(check.uuid))
+
+        reply = client.http.post(f"/ping/{check.uuid}", body=b"x" * 500)
+
+        assert calls == [1]
+        # Counted (n = 2) but its body never landed: not answered 2xx, and nothing is left.
+        assert (reply.status_code, reply.body) == (404, b"not found")
+        assert_nothing_left(deps, check)
+        fences = {item["sk"]["S"] for item in partition(deps, check.uuid)}
+        assert fences == {"LOG#00000", "BODY#00001", "BODY#00002"}
+
+    def test_delete_between_a_ping_and_its_page_write(
+        self, client: Any, deps: Any, project: Any
+    ) -> None:
+        check = new_check(deps, project)
+        for minute in range(PAGE_PINGS):
+            service.record_ping(deps, check.uuid, Ping("success"), T0 + minute * MINUTE)
+        calls = self.delete_before(deps, "_put_unless_fenced", None)
+        original_delete = deps.store.delete_check
+        deps.store.delete_check = lambda _: original_delete(deps.store.get_check(check.uuid))
+
+        reply = client.http.post(f"/ping/{check.uuid}")  # the page's flush meets a fence
+
+        assert calls == [1]
+        # Recorded before the delete (as Healthchecks answers such a ping): 200, nothing left.
+        assert (reply.status_code, reply.body) == (200, b"OK")
+        assert_nothing_left(deps, check)
 
     def test_delete_between_a_fail_ping_and_its_flip(
         self, client: Any, deps: Any, project: Any, aws: dict[str, str]
@@ -207,8 +241,14 @@ class TestDeleteRacingAPing:
         assert read_alerts(aws["queue_url"]) == []
 
 
-def test_ping_log_entries_expire_after_a_year(deps: Any, project: Any) -> None:
+def test_ping_log_pages_and_bodies_expire_after_a_year(deps: Any, project: Any) -> None:
     check = new_check(deps, project)
-    service.record_ping(deps, check.uuid, Ping("success"), T0)
-    (entry,) = [i for i in partition(deps, check.uuid) if i["sk"]["S"].startswith("PING#")]
-    assert int(entry["expires"]["N"]) == int((T0 + timedelta(days=366)).timestamp())
+    for minute in range(PAGE_PINGS + 1):
+        ping = Ping("success", body=b"x" * 100)
+        service.record_ping(deps, check.uuid, ping, T0 + minute * MINUTE)
+    log = [i for i in partition(deps, check.uuid) if i["sk"]["S"].split("#")[0] in ("LOG", "BODY")]
+    assert len(log) == 1 + PAGE_PINGS + 1  # one page (flushed by the last ping), every body
+    for item in log:
+        is_page = item["sk"]["S"].startswith("LOG")
+        written = T0 + (PAGE_PINGS if is_page else int(item["n"]["N"]) - 1) * MINUTE
+        assert int(item["expires"]["N"]) == int((written + timedelta(days=366)).timestamp())

@@ -119,7 +119,7 @@ def test_bootstrap_creates_everything_protected_and_a_rerun_only_reads(aws_clien
     assert operations.names and operations.writes() == []
     assert settings_of(aws) == before
     assert before["billing"] == "PAY_PER_REQUEST"
-    assert before["indexes"] == ["by_project", "due"]
+    assert before["indexes"] == ["by_project", "due_buckets"]
     assert before["deletion_protection"] is True
     assert before["sse"] == ("ENABLED", "KMS")
     assert before["pitr"] == "ENABLED"
@@ -329,6 +329,29 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert "API URL:       https://abc123.execute-api.us-east-1.amazonaws.com/api/api/v3/" in said
     dashboard = "Dashboard:     https://abc123.execute-api.us-east-1.amazonaws.com/api/ "
     assert any(line.startswith(dashboard) for line in said)
+
+
+def test_deploy_migrates_a_table_of_the_old_layout_around_the_code_switch(
+    aws_clients: Aws, project: Path
+) -> None:
+    from chalicelib import migration
+    from tests.test_migration import LEGACY_SCHEMA
+
+    ddb = aws_clients.dynamodb
+    ddb.create_table(TableName="vigil-prod", **LEGACY_SCHEMA)
+    chalice, said = FakeChalice(), list[str]()
+    live_indexes: list[set[str]] = []
+
+    def chalice_deploy(command: list[str], cwd: Path) -> None:
+        live_indexes.append(migration.indexes(ddb, "vigil-prod"))  # as the new code goes live
+        chalice(command, cwd)
+
+    deploy("prod", project, aws_clients, chalice_deploy, said.append)
+
+    assert live_indexes == [{"due", "due_buckets", "by_project"}]
+    assert migration.indexes(ddb, "vigil-prod") == {"due_buckets", "by_project"}
+    assert "Migration (before chalice deploy): due_buckets index created" in said
+    assert "Migration (after chalice deploy): old due index dropped" in said
 
 
 def test_deploy_installs_the_watchman_on_the_deployed_sweeper(

@@ -27,7 +27,7 @@ from cronsim import CronSim
 
 from chalicelib import management, service
 from chalicelib.deps import Deps
-from chalicelib.domain import Check, Ping
+from chalicelib.domain import Check, LoggedPing, Ping
 from chalicelib.dynamo import DynamoStore
 from chalicelib.items import check_to_item
 from chalicelib.sns import SnsAlerter
@@ -52,7 +52,12 @@ def lambda_processes(deps: Deps, count: int) -> list[Deps]:
     return [
         Deps(
             settings=settings,
-            store=DynamoStore(lambda: ddb, settings.table, due_shards=settings.due_shards),
+            store=DynamoStore(
+                lambda: ddb,
+                settings.table,
+                due_shards=settings.due_shards,
+                ping_log_limit=settings.ping_log_limit,
+            ),
             alerter=SnsAlerter(lambda: sns, settings.topic_arn),
         )
         for _ in range(count)
@@ -92,17 +97,17 @@ def seed(deps: Deps, checks: list[Check]) -> None:
         ddb.batch_write_item(RequestItems={deps.settings.table: writes})
 
 
-def ping_log(deps: Deps, check_uuid: str) -> list[dict[str, Any]]:
-    pages = (
-        boto3.client("dynamodb")
-        .get_paginator("query")
-        .paginate(
-            TableName=deps.settings.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-            ExpressionAttributeValues={":pk": {"S": f"CHECK#{check_uuid}"}, ":p": {"S": "PING#"}},
-        )
+def ping_log(deps: Deps, check_uuid: str) -> list[LoggedPing]:
+    """Every entry the store keeps for the check, read by a fresh store (no cache, no hooks)."""
+    settings = deps.settings
+    ddb = boto3.client("dynamodb")
+    store = DynamoStore(
+        lambda: ddb,
+        settings.table,
+        due_shards=settings.due_shards,
+        ping_log_limit=settings.ping_log_limit,
     )
-    return [item for page in pages for item in page["Items"]]
+    return store.pings(check_uuid, newest=None, limit=settings.ping_log_limit)
 
 
 def alerts_by_check(queue_url: str) -> dict[tuple[str, str], list[str]]:
@@ -144,8 +149,8 @@ def test_200_concurrent_pings_are_all_counted_and_logged(
 
     assert stored_check(deps.store, check.uuid).n_pings == 1 + 200
     log = ping_log(deps, check.uuid)
-    assert sorted(int(item["n"]["N"]) for item in log) == list(range(2, 202))
-    assert {bytes(item["body"]["B"]): item["kind"]["S"] for item in log} == {
+    assert sorted(entry.n for entry in log) == list(range(2, 202))
+    assert {entry.ping.body: entry.kind for entry in log} == {
         body: ping.action for body, ping in sent.items()
     }
     assert read_alerts(aws["queue_url"]) == []
@@ -357,7 +362,7 @@ def test_throttled_dynamodb_is_retried_and_nothing_is_lost(
     assert all(len(flip_ids) == 1 for flip_ids in delivered.values())
     for check in checks:
         assert stored_check(deps.store, check.uuid).n_pings == 4
-        assert sorted(int(i["n"]["N"]) for i in ping_log(deps, check.uuid)) == [1, 2, 3, 4]
+        assert sorted(entry.n for entry in ping_log(deps, check.uuid)) == [1, 2, 3, 4]
 
 
 def spec(name: str) -> Any:

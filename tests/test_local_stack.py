@@ -64,8 +64,8 @@ def test_concurrent_pings_over_http_are_all_counted_and_logged() -> None:
         _, body = http("GET", f"{stack.base}/api/v3/checks/{check}", key=key)
         assert json.loads(body)["n_pings"] == CONCURRENT_PINGS
         log = stack.ping_log(check)
-        assert sorted(int(item["n"]["N"]) for item in log) == list(range(1, CONCURRENT_PINGS + 1))
-        assert {bytes(item["body"]["B"]) for item in log} == sent
+        assert sorted(entry.n for entry in log) == list(range(1, CONCURRENT_PINGS + 1))
+        assert {entry.ping.body for entry in log} == sent
         assert stack.stop() == 0
 
 

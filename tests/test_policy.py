@@ -35,10 +35,7 @@ JSON = {"Content-Type": "application/json"}
 UNEXERCISED_GRANTS: dict[str, dict[str, str]] = {
     "api_handler": {},
     "sweep": {},
-    "ping": {
-        "dynamodb:BatchWriteItem": "prunes a check's ping log once every VIGIL_PING_LOG_LIMIT "
-        "(100) pings of it; the flows ping no check that often through the function URL",
-    },
+    "ping": {},
     "notify": {
         "sqs:ReceiveMessage": "the SQS event source mapping polls the queue with this role",
         "sqs:DeleteMessage": "the event source mapping deletes what the function handled",
@@ -457,7 +454,7 @@ def test_the_flows_exercise_both_functions_and_nothing_runs_unattributed(
     assert observed.strays == []
     api, sweep = observed.calls["api_handler"], observed.calls["sweep"]
     assert {"dynamodb:UpdateItem", "dynamodb:PutItem", "sns:Publish"} <= {a for a, _ in api}
-    assert ("dynamodb:Query", table_arn(TABLE) + "/index/due") in sweep
+    assert ("dynamodb:Query", table_arn(TABLE) + "/index/due_buckets") in sweep
     assert ("sns:Publish", observed.arns.topic) in sweep
     assert ("sqs:SendMessage", observed.arns.notify_queue) in sweep
     assert ("sqs:SendMessage", observed.arns.notify_queue) in api

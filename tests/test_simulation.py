@@ -90,21 +90,34 @@ def test_a_month_of_300_checks_alerts_exactly_as_the_rules_say(capsys: Any) -> N
 
 
 def _moto_due_index(deps: Any) -> Callable[[], dict[str, datetime]]:
-    """The due index as the sweeper sees it: every shard of the GSI, read in full."""
+    """The due index as the sweeper sees it: every shard of the GSI, read in full.
+
+    The index holds keys and buckets only (issue 10); each check's exact ``alert_after`` is
+    read from its item.
+    """
+    from chalicelib.dynamo import DUE_INDEX
 
     def read() -> dict[str, datetime]:
-        paginator = deps.store.client.get_paginator("query")
+        client = deps.store.client
+        paginator = client.get_paginator("query")
         dues: dict[str, datetime] = {}
         for shard in range(deps.settings.due_shards):
             for page in paginator.paginate(
                 TableName=deps.settings.table,
-                IndexName="due",
+                IndexName=DUE_INDEX,
                 KeyConditionExpression="due_shard = :s",
                 ExpressionAttributeValues={":s": {"S": str(shard)}},
             ):
-                for item in page.get("Items", []):
-                    check_uuid = item["pk"]["S"].removeprefix("CHECK#")
-                    dues[check_uuid] = datetime.fromtimestamp(float(item["alert_after"]["N"]), UTC)
+                for key in page.get("Items", []):
+                    item = client.get_item(
+                        TableName=deps.settings.table,
+                        Key={"pk": key["pk"], "sk": key["sk"]},
+                        ProjectionExpression="alert_after",
+                    ).get("Item", {})
+                    if "alert_after" in item:
+                        check_uuid = key["pk"]["S"].removeprefix("CHECK#")
+                        at = float(item["alert_after"]["N"])
+                        dues[check_uuid] = datetime.fromtimestamp(at, UTC)
         return dues
 
     return read

@@ -32,6 +32,7 @@ from tests.conftest import T0
 from tests.fakes import MemoryStore
 
 MINUTE = timedelta(minutes=1)
+RID = "5d0e2a58-1c7e-4f0b-9a57-2f1b8f0c6a11"
 PROJECT = "3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c"
 OTHER = "7c6b5a49-3827-4165-9e4f-5a6b7c8d9e0f"
 
@@ -101,10 +102,8 @@ class TestChecks:
 
     def test_a_deleted_check_takes_its_slug_badge_and_log_along(self, store: CheckStore) -> None:
         check = created(store, new_check(slug="gone"))
-        counted = store.write_state(
-            check, replace(check, status="up", last_ping=T0), count_ping=True
-        )
-        store.log_ping(check.uuid, 1, "success", Ping("success"), T0)
+        up = replace(check, status="up", last_ping=T0)
+        counted = store.write_ping(check, up, "success", Ping("success", body=b"b" * 500), T0)
         store.delete_check(counted)
         assert store.get_check(check.uuid) is None
         assert store.checks_with_slug(PROJECT, "gone") == []
@@ -114,10 +113,10 @@ class TestChecks:
     def test_a_delete_fences_late_writes_of_a_racing_ping(self, store: CheckStore) -> None:
         check = created(store, new_check(status="up", last_ping=T0, timeout=60, grace=60))
         down, flip = flipped_down(store, check)
-        counted = store.write_state(down, down, count_ping=True)  # counted, not yet logged
+        counted = store.write_ping(down, down, "log", Ping("log"), T0)
         store.delete_check(check)  # from a stale copy: the store catches up by itself
         with pytest.raises(NotFound):
-            store.log_ping(check.uuid, counted.n_pings, "success", Ping("success"), T0)
+            store.write_ping(counted, counted, "success", Ping("success"), T0)
         with pytest.raises(NotFound):
             store.record_flip(check.uuid, flip)
         with pytest.raises(NotFound):
@@ -169,15 +168,6 @@ def apply_failure(check: Check) -> Check:
 
 
 class TestState:
-    def test_a_ping_counts_and_only_state_changes_bump_the_version(self, store: CheckStore) -> None:
-        check = created(store, new_check(timeout=60))
-        first = store.write_state(check, replace(check, status="up", last_ping=T0), count_ping=True)
-        assert (first.n_pings, first.sv) == (1, 1)
-        again = replace(first, last_ping=T0 + MINUTE)
-        second = store.write_state(first, again, count_ping=True)
-        assert (second.n_pings, second.sv) == (2, 1)
-        assert store.get_check(check.uuid) == second
-
     def test_a_write_from_a_stale_copy_fails_with_the_current_check(
         self, store: CheckStore
     ) -> None:
@@ -206,7 +196,9 @@ class TestState:
 
     def test_a_sweep_loses_to_a_ping_that_moved_last_ping(self, store: CheckStore) -> None:
         check = created(store, new_check(status="up", last_ping=T0, timeout=60, grace=60))
-        store.write_state(check, replace(check, last_ping=T0 + MINUTE), count_ping=True)
+        store.write_ping(
+            check, replace(check, last_ping=T0 + MINUTE), "success", Ping("success"), T0
+        )
         with pytest.raises(StaleCheck):
             store.write_state(check, replace(check, status="down"), guard_last_ping=True)
 
@@ -215,6 +207,8 @@ class TestSweepAndDelivery:
     def test_due_checks_are_those_whose_deadline_passed(self, store: CheckStore) -> None:
         late = [new_check(i, status="up", last_ping=T0, timeout=60, grace=60) for i in (1, 2, 3)]
         fine = [new_check(i, status="up", last_ping=T0, timeout=3600) for i in (4, 5)]
+        # Due a second later: in the same due bucket as ``now`` for DynamoStore, still not due.
+        fine.append(new_check(8, status="up", last_ping=T0, timeout=61, grace=60))
         never = [new_check(6), new_check(7, status="down", last_ping=T0)]
         for check in late + fine + never:
             created(store, check)
@@ -260,23 +254,48 @@ class TestSweepAndDelivery:
 
 
 class TestLogs:
-    def test_the_ping_log_keeps_order_and_prunes(self, store: CheckStore) -> None:
-        check = created(store, new_check())
-        for n in range(1, 6):
-            ping = Ping("success", body=b"%d" % n)
-            store.log_ping(check.uuid, n, "success", ping, T0 + n * MINUTE)
-        last = store.last_ping_entry(check.uuid)
-        assert last is not None and last.n == 5 and last.ping.body == b"5"
-        assert [e.n for e in store.pings(check.uuid, newest=4, limit=2)] == [4, 3]
-        entry = store.ping_entry(check.uuid, 2)
-        assert entry is not None and (entry.n, entry.at, entry.kind) == (
-            2,
-            T0 + 2 * MINUTE,
-            "success",
+    def test_a_ping_is_counted_and_logged_in_one_call(self, store: CheckStore) -> None:
+        check = created(store, new_check(timeout=60))
+        up = replace(check, status="up", last_ping=T0)
+        first = store.write_ping(check, up, "success", Ping("success", ua="curl/8"), T0)
+        assert (first.n_pings, first.sv) == (1, 1)
+        assert store.get_check(check.uuid) == first
+        again = store.write_ping(
+            first, replace(first, last_ping=T0 + MINUTE), "log", Ping("log"), T0 + MINUTE
         )
-        store.prune_pings(check.uuid, 3)
-        assert [e.n for e in store.pings(check.uuid, newest=None, limit=10)] == [5, 4]
-        assert store.ping_entry(check.uuid, 2) is None
+        assert (again.n_pings, again.sv) == (2, 1)
+        entries = store.pings(check.uuid, newest=2, limit=10)
+        assert [(e.n, e.at, e.kind, e.ping.ua) for e in entries] == [
+            (2, T0 + MINUTE, "log", ""),
+            (1, T0, "success", "curl/8"),
+        ]
+        with pytest.raises(StaleCheck):
+            store.write_ping(check, up, "success", Ping("success"), T0)
+        assert store.get_check(check.uuid) == again  # the lost race counted and logged nothing
+
+    def test_the_ping_log_keeps_the_newest_up_to_its_limit(self, store: CheckStore) -> None:
+        store.ping_log_limit = 7  # type: ignore[attr-defined]
+        check = created(store, new_check())
+        bodies = {n: b"%d" % n * (n % 3 * 30) for n in range(1, 24)}  # empty, inline, apart
+        for n, body in bodies.items():
+            ping = Ping("success", rid=None if n % 2 else RID, exitstatus=n, body=body)
+            at = T0 + n * MINUTE
+            check = store.write_ping(check, replace(check, last_ping=at), "success", ping, at)
+        last = store.last_ping_entry(check.uuid)
+        assert last is not None and (last.n, last.ping.body) == (23, bodies[23])
+        listed = store.pings(check.uuid, newest=23, limit=7)
+        assert [e.n for e in listed] == list(range(23, 16, -1))
+        for entry in listed:
+            assert entry.at == T0 + entry.n * MINUTE
+            assert entry.ping.exitstatus == entry.n
+            assert entry.ping.rid == (None if entry.n % 2 else RID)
+            assert bool(entry.ping.body) == bool(bodies[entry.n])  # maybe only its first bytes
+            whole = store.ping_entry(check.uuid, entry.n)
+            assert whole is not None and whole.ping == entry.ping.__class__(
+                **{**vars(entry.ping), "body": bodies[entry.n]}
+            )
+        assert [e.n for e in store.pings(check.uuid, newest=20, limit=2)] == [20, 19]
+        assert store.ping_entry(check.uuid, 99) is None
         assert store.last_ping_entry(new_check(9).uuid) is None
 
     def test_flips_are_kept_once_newest_first(self, store: CheckStore) -> None:

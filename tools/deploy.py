@@ -11,7 +11,10 @@ Deploy, every step idempotent, so a re-run changes nothing that exists:
 2. the stage's ``.chalice/config.json`` entry: ``VIGIL_TABLE`` and ``VIGIL_TOPIC_ARN``, and per
    function an ``iam_policy_file`` rendered from ``.chalice/grants-<function>.json`` with the
    real ARNs (files are rewritten only when their content changes);
-3. ``chalice deploy --stage <stage>``;
+3. the data migration's first half (chalicelib/migration.py ``prepare``: the bucketed due index,
+   backfilled and ACTIVE before any code reads it), then ``chalice deploy --stage <stage>``, then
+   its second half (``finish``: catch up with the old code's last writes, drop the old index,
+   delete old ping-log items past the retention); on an up-to-date table both only read;
 4. the ``ping`` function's public function URL and its two resource-policy statements, and
    every function's log settings (JSON, platform lines at WARN), which chalice cannot set;
 5. the watchman alarms (tools/alarms.py) on the deployed functions, alerting the same topic;
@@ -39,8 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib import migration
 from chalicelib.bootstrap import Provisioned, provision
 from chalicelib.notify_setup import NotifyQueues, ensure_notify_queues, queue_names
+from chalicelib.settings import Settings
 from tools.alarms import alarms
 from tools.paths import ROOT, tool
 from tools.policy import FUNCTIONS, Arns, deployed_policy, stage_policy_file
@@ -120,8 +125,11 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
     say(f"Queue:  {queues.url}  (dead letters {queues.dead_letter_url})")
     changed = write_stage_config(stage, project_dir, config, done, queues)
     say(f"Config: stage {stage!r} in .chalice/ " + ("updated" if changed else "unchanged"))
+    shards, log_limit = _storage_settings(config, stage)
+    say(_migration_line("before", migration.prepare(aws.dynamodb, done.table, shards)))
     with _notify_queue_named(queues.arn.rsplit(":", 1)[-1]):
         run([tool("chalice"), "deploy", "--stage", stage], project_dir)
+    say(_migration_line("after", migration.finish(aws.dynamodb, done.table, shards, log_limit)))
     deployed = read_deployed(project_dir, stage)
     function_url = ensure_function_url(aws.lambda_, deployed.ping_function)
     if point_pings_at_the_api(aws.lambda_, project_dir, stage, config, deployed):
@@ -140,6 +148,29 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
     say(f"API URL:       {deployed.rest_api_url}api/v3/")
     say(f"Dashboard:     {deployed.rest_api_url}  (sign in with a project's API key)")
     return deployed
+
+
+def _storage_settings(config: dict[str, Any], stage: str) -> tuple[int, int]:
+    """The due shards and ping-log limit the deployed code will use (stage over global)."""
+    merged = {
+        **config.get("environment_variables", {}),
+        **config.get("stages", {}).get(stage, {}).get("environment_variables", {}),
+    }
+    settings = Settings.from_env({"VIGIL_TABLE": "-", "VIGIL_TOPIC_ARN": "-", **merged})
+    return settings.due_shards, settings.ping_log_limit
+
+
+def _migration_line(when: str, report: migration.MigrationReport) -> str:
+    changes = [
+        "due_buckets index created" if report.index_created else "",
+        f"{report.buckets_written} due buckets written" if report.buckets_written else "",
+        "old due index dropped" if report.index_dropped else "",
+        f"{report.legacy_pings_deleted} old log items deleted"
+        if report.legacy_pings_deleted
+        else "",
+    ]
+    done = ", ".join(change for change in changes if change)
+    return f"Migration ({when} chalice deploy): {done or 'up to date'}"
 
 
 def resource_names(stage: str, config: dict[str, Any], environ: dict[str, str]) -> tuple[str, str]:

@@ -20,10 +20,12 @@ and the tests create tables from, so the stack's table cannot drift from the cod
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from chalicelib.bootstrap import topic_key_policy
 from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
+from chalicelib.migration import legacy_due_index
 from chalicelib.notify_setup import (
     ALERT_FILTER,
     MAX_RECEIVES,
@@ -132,12 +134,33 @@ def _table() -> dict[str, Any]:
         "DeletionPolicy": "Retain",
         "UpdateReplacePolicy": "Retain",
         "Properties": {
-            **TABLE_SCHEMA,
+            **_table_schema(),
             "DeletionProtectionEnabled": True,
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS"},
             "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
         },
+    }
+
+
+KEEP_LEGACY_DUE_INDEX = "VIGIL_PACKAGE_KEEP_LEGACY_DUE_INDEX"
+
+
+def _table_schema() -> dict[str, Any]:
+    """The code's schema; with ``VIGIL_PACKAGE_KEEP_LEGACY_DUE_INDEX=1`` also the old due index,
+    for the middle stack update of an upgrade (CloudFormation adds or drops one index per
+    update; see chalicelib/migration.py)."""
+    if os.environ.get(KEEP_LEGACY_DUE_INDEX) != "1":
+        return TABLE_SCHEMA
+    definitions = [
+        *TABLE_SCHEMA["AttributeDefinitions"],
+        {"AttributeName": "alert_after", "AttributeType": "N"},
+    ]
+    indexes = [*TABLE_SCHEMA["GlobalSecondaryIndexes"], legacy_due_index()]
+    return {
+        **TABLE_SCHEMA,
+        "AttributeDefinitions": definitions,
+        "GlobalSecondaryIndexes": indexes,
     }
 
 

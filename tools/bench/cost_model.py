@@ -2,8 +2,11 @@
 
 Prices are AWS's public on-demand list prices for us-east-1 (no free tier, no savings plans),
 as known on PRICES_AS_OF; re-check them at https://aws.amazon.com/pricing before quoting.
-Counts come from figures 1 and 3 (capacity units per ping including the due index and the
-ping-log pruning; index queries per sweep) and log bytes from what the handlers printed.
+Counts come from figures 1 and 3 (capacity units per steady ping including the due index and
+the ping log's page flushes; index queries per sweep) and log bytes from what the handlers
+printed. A sweep also reads its candidates (checks whose due bucket has begun): per scenario,
+the share of checks that are candidates follows from their period and grace (see
+``candidate_share``), at one eventually consistent read unit each, every pass.
 Lambda durations are assumptions, stated below: moto in-process says nothing about a 128 MB
 Lambda's CPU share or DynamoDB's network round trips.
 
@@ -18,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tools.bench.ping_cost import PingCost
+from chalicelib.items import DUE_BUCKET_SECONDS, PAGE_PINGS, page_slots
+from tools.bench.ping_cost import STEADY, PingCost
 from tools.bench.report import heading, table
 from tools.bench.sweep_cost import FleetRow
 
@@ -41,7 +45,9 @@ KMS_KEY_PER_MONTH = 1.00  # the topic's customer managed key (bootstrap creates 
 
 # Assumptions, not measurements.
 LAMBDA_MEMORY_GB = 0.125
-PING_BILLED_SECONDS = 0.040  # two DynamoDB round trips + botocore on 1/14 of a vCPU
+# Kept from before issue 10's storage half, although a steady ping now makes 1.3 round trips
+# on average instead of 2: conservative until measured on a deploy.
+PING_BILLED_SECONDS = 0.040
 SWEEP_BILLED_SECONDS = 0.300  # one pass: 4 index queries, nothing due
 FAST_SWEEP_BILLED_SECONDS = 50.3  # fast mode sleeps inside the invocation: 0 s to 50 s, 6 passes
 FAST_SWEEPS_PER_INVOCATION = 6
@@ -54,9 +60,17 @@ PLATFORM_LOG_BYTES = 0
 EMF_FLUSHES_PER_PROCESS_MINUTE = 1
 PING_PROCESSES = 1
 ITEM_OVERHEAD_BYTES = 100  # DynamoDB storage overhead per item and per index entry
-CHECK_ITEM_BYTES = 1_000
-PING_ENTRY_BYTES = 250
+CHECK_ITEM_BYTES = 1_000  # config, state and up to eight recent pings
+INDEX_ENTRY_BYTES = 120  # a KEYS_ONLY due-index entry
+PING_ENTRY_BYTES = 75  # one compact log entry (items.log_entry), no body
 PING_LOG_LIMIT = 100
+CANDIDATE_RRU = 0.5  # a check item read eventually consistent (under 4 KB)
+# The storage layout before issue 10's storage half, as this bench measured it at commit
+# ca8e64b (python -m tools.bench in a checkout of that commit, the same session as the
+# figures here): a steady success ping cost 5 WRU and 0.04 RRU (log pruning); an idle sweep
+# read nothing but its 4 index queries.
+BEFORE_WRU = 5.0
+BEFORE_RRU = 0.04
 HOURS_PER_MONTH = 730
 SWEEPS_PER_MONTH = HOURS_PER_MONTH * 60
 
@@ -91,12 +105,15 @@ class PerPing:
         }
 
     def before(self) -> dict[str, float]:
-        """USD per ping before issue 10's edge half: REST API, x86, every line logged."""
+        """USD per ping before issue 10: REST API, x86, every line logged, the old storage."""
         return {
             "API Gateway REST": API_GATEWAY_REST_PER_MILLION / MILLION,
             "Lambda": LAMBDA_PER_MILLION_REQUESTS / MILLION
             + PING_BILLED_SECONDS * LAMBDA_MEMORY_GB * LAMBDA_PER_GB_SECOND_X86,
-            "DynamoDB": self._dynamodb(),
+            "DynamoDB": (
+                BEFORE_WRU * DYNAMODB_PER_MILLION_WRU + BEFORE_RRU * DYNAMODB_PER_MILLION_RRU
+            )
+            / MILLION,
             "CloudWatch Logs": (self.legacy_log_bytes + PLATFORM_LOG_BYTES_AT_INFO)
             / GB
             * LOGS_INGESTION_PER_GB,
@@ -114,18 +131,33 @@ class PerPing:
         return self.emf_flush_bytes * flushes / pings_per_month if pings_per_month else 0.0
 
 
+def candidate_share(period: float, grace: float, bucket: float = DUE_BUCKET_SECONDS) -> float:
+    """The share of a check's life it spends as a sweep candidate (its due bucket has begun).
+
+    Between pings the time left to its deadline falls evenly from ``period + grace`` to
+    ``grace``; with ``d`` seconds left, a sweep at a random moment of its bucket reads it with
+    probability ``1 - d / bucket`` (zero once ``d`` exceeds a bucket).
+    """
+    low, high = grace, min(grace + period, bucket)
+    if low >= bucket:
+        return 0.0
+    inside = (high - low) - (high * high - low * low) / (2 * bucket)
+    return inside / period
+
+
 @dataclass
 class Sweeper:
     rru: float
     log_bytes: float
 
-    def monthly(self, fast: bool) -> float:
+    def monthly(self, fast: bool, candidates: float = 0.0) -> float:
         passes = FAST_SWEEPS_PER_INVOCATION if fast else 1
         seconds = FAST_SWEEP_BILLED_SECONDS if fast else SWEEP_BILLED_SECONDS
+        rru = self.rru + candidates * CANDIDATE_RRU
         per_invocation = (
             LAMBDA_PER_MILLION_REQUESTS / MILLION
             + seconds * LAMBDA_MEMORY_GB * LAMBDA_PER_GB_SECOND
-            + passes * self.rru * DYNAMODB_PER_MILLION_RRU / MILLION
+            + passes * rru * DYNAMODB_PER_MILLION_RRU / MILLION
             + (passes * self.log_bytes + PLATFORM_LOG_BYTES) / GB * LOGS_INGESTION_PER_GB
         )
         return per_invocation * SWEEPS_PER_MONTH
@@ -140,6 +172,7 @@ class Scenario:
     sweeper: float
     fixed: float
     fast_sweeper: float
+    candidates: float = 0.0  # check items a sweep pass reads (due or due within the bucket)
 
     @property
     def total(self) -> float:
@@ -158,12 +191,14 @@ class CostModel:
 
 
 def run(pings: PingCost, fleets: list[FleetRow]) -> CostModel:
-    steady = pings.of("success (amortized, log pruning)")
+    steady = pings.of(STEADY)
     per_ping = PerPing(
         steady.wru, steady.rru, steady.log_bytes, pings.legacy_log_bytes, pings.emf_flush_bytes
     )
-    idle = fleets[-1].idle
-    sweeper = Sweeper(idle.rru, idle.log_bytes)
+    # An empty pass: the smallest fleet's idle sweep without its candidates' reads (each
+    # scenario adds its own candidates), i.e. the index queries alone.
+    idle = fleets[0].idle
+    sweeper = Sweeper(idle.rru - idle.items_read * CANDIDATE_RRU, idle.log_bytes)
     return CostModel(per_ping, sweeper, [_scenario(per_ping, sweeper, c, m) for c, m in SCENARIOS])
 
 
@@ -171,18 +206,25 @@ def _scenario(per_ping: PerPing, sweeper: Sweeper, checks: int, every_minutes: i
     pings = checks * HOURS_PER_MONTH * 60 // every_minutes
     emf = per_ping.emf_bytes_per_ping(pings)
     by_service = {name: usd * pings for name, usd in per_ping.dollars(emf).items()}
+    pages = page_slots(PING_LOG_LIMIT)
     stored = checks * (
-        CHECK_ITEM_BYTES * 2 + PING_LOG_LIMIT * (PING_ENTRY_BYTES + ITEM_OVERHEAD_BYTES)
+        CHECK_ITEM_BYTES
+        + INDEX_ENTRY_BYTES
+        + pages * (PAGE_PINGS * PING_ENTRY_BYTES + ITEM_OVERHEAD_BYTES)
     )
     by_service["DynamoDB"] += stored / GB * DYNAMODB_STORAGE_PER_GB_MONTH
+    # Assumed: each check's grace equals its period (a minute, an hour).
+    period = every_minutes * 60
+    candidates = checks * candidate_share(period, period)
     return Scenario(
         checks,
         every_minutes,
         pings,
         by_service,
-        sweeper.monthly(fast=False),
+        sweeper.monthly(fast=False, candidates=candidates),
         KMS_KEY_PER_MONTH,
-        sweeper.monthly(fast=True),
+        sweeper.monthly(fast=True, candidates=candidates),
+        candidates,
     )
 
 
@@ -197,6 +239,7 @@ def render(model: CostModel) -> str:
             f"{s.checks:,} checks, every {'minute' if s.every_minutes == 1 else 'hour'}",
             s.pings,
             *(f"${s.by_service[name]:.2f}" for name in services),
+            round(s.candidates),
             f"${s.sweeper:.2f}",
             f"${s.fixed:.2f}",
             f"${s.total:.2f}",
@@ -216,9 +259,10 @@ def render(model: CostModel) -> str:
             f"Per million pings ({busiest.pings:,} a month): "
             + ", ".join(f"{name} ${usd:.2f}" for name, usd in per_million.items())
             + f"; total ${sum(per_million.values()):.2f}.",
-            "Before (same run; REST API, x86, per-ping line and EMF every request, Lambda's"
+            "Before issue 10 (REST API, x86, per-ping line and EMF every request, Lambda's"
             f" START/END/REPORT lines, {model.per_ping.legacy_log_bytes:.0f}"
-            f" + {PLATFORM_LOG_BYTES_AT_INFO} B of logs): "
+            f" + {PLATFORM_LOG_BYTES_AT_INFO} B of logs measured in this run; the old storage"
+            f" layout's {BEFORE_WRU:g} WRU and {BEFORE_RRU:g} RRU per ping, measured at ca8e64b): "
             + ", ".join(f"{name} ${usd:.2f}" for name, usd in before.items())
             + f"; total ${sum(before.values()):.2f}.",
             table(
@@ -226,6 +270,7 @@ def render(model: CostModel) -> str:
                     "scenario",
                     "pings/month",
                     *services,
+                    "candidates/pass",
                     "sweeper",
                     "KMS key",
                     "total/month",
@@ -238,8 +283,12 @@ def render(model: CostModel) -> str:
             f" ({FAST_SWEEP_BILLED_SECONDS:.0f} s per invocation in fast mode), arm64; pings"
             " through the function URL (the REST API adds $3.50 per million);"
             f" {PING_PROCESSES} warm ping process flushing EMF once a minute;"
-            " ping log kept at 100 entries per check; SNS, email and SMS only per alert (not"
+            " ping log kept at 100 entries per check; each check's grace equal to its period"
+            " (candidates/pass: the checks a sweep reads and skips, at"
+            f" {CANDIDATE_RRU} RRU each); SNS, email and SMS only per alert (not"
             " counted); the free tier would cover most of Lambda at these volumes.",
+            "Healthchecks.io Business Plus (1,000 checks, $80 a month, $64 billed annually):"
+            f" 1,000 checks every minute here ${busiest.total:.2f} a month.",
             "Hosted, per month (list prices as last known; re-check): "
             + "; ".join(f"{name} ${usd:,.0f}" for name, usd in HOSTED)
             + ".",

@@ -304,6 +304,9 @@ class Meter:
                 items_read=int(item is not None),
             )
         if op == "BatchGetItem":
+            # Consistency is chosen per table, inside RequestItems.
+            requested = params.get("RequestItems", {}).values()
+            consistent = any(bool(r.get("ConsistentRead")) for r in requested)
             found = [i for items in parsed.get("Responses", {}).values() for i in items]
             rru = sum(read_units(item_size(i), consistent) for i in found)
             return Call("dynamodb", op, ok, rru=rru, items_read=len(found))
