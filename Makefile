@@ -30,11 +30,13 @@ typecheck: $(STAMP)
 	$(BIN)/mypy  # files from pyproject.toml: chalicelib, app.py, tools, tests
 	cd clients/python && $(abspath $(BIN))/mypy  # the wrapper, by its own config
 
-# One worker per core (WORKERS=1 runs serially). A module whose tests share a module-scoped
-# fixture stays on one worker (tests/conftest.py marks it); every worker has its own moto.
+# One worker per core (WORKERS=1 runs serially). Each test module runs whole on one worker
+# (--dist loadfile), so a module-scoped fixture (a stack, the packaged zip, the client venv) is
+# built once; every worker has its own moto. (loadgroup's xdist_group does not work with
+# pytest 9: xdist 3.8 renames items through a field pytest 9 no longer reads.)
 # The Go client's tests run inside pytest (tests/test_go_client.py) when `go` is installed.
 WORKERS ?= auto
-PARALLEL = $(if $(filter 1,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
+PARALLEL = $(if $(filter 1,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
 
 pytest: $(STAMP)
 	@command -v go >/dev/null || echo "*** Go client tests SKIPPED: no go on PATH. Run: apt-get install golang-go ***"

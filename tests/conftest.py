@@ -91,20 +91,6 @@ def one_botocore_loader() -> None:
     session.create_loader = functools.cache(session.create_loader)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Parallel workers (make test) take tests one by one, except that a module whose tests
-    share a module-scoped fixture (a stack, a packaged zip, a client venv) stays on one worker,
-    so the fixture is built once."""
-    for item in items:
-        fixtures = getattr(item, "_fixtureinfo", None)
-        if fixtures is None:
-            continue
-        scopes = {d.scope for defs in fixtures.name2fixturedefs.values() for d in defs}
-        if scopes & {"module", "package", "class"}:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))  # type: ignore[attr-defined]
-
-
 @pytest.fixture
 def serialized_moto(atomic_dynamodb: Any) -> None:
     """Names the dependency in race tests; the serialisation itself is session-wide."""
