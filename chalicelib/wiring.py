@@ -1,12 +1,12 @@
 """The composition root: builds ``Deps`` from the environment on first use, once per process.
 
-boto3 is imported here, and only when a client is first needed, so importing the app stays
-cheap for tests and tools. ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) points every client
-at the embedded moto server locally.
+botocore is imported here (through ``aws_clients``; boto3 is not needed), and only when a client
+is first needed, so importing the app stays cheap for tests and tools. ``AWS_ENDPOINT_URL``
+(honoured by botocore itself) points every client at the embedded moto server locally.
 
 In Lambda, ``init_lambda`` (called by app.py at import) builds the DynamoDB client during the
-init phase instead, so the first ping does not pay for ``import boto3`` and the client's model
-files. It does nothing unless the Lambda runtime is there (``AWS_LAMBDA_RUNTIME_API``): tests
+init phase instead, so the first ping does not pay for importing botocore and the client's
+model files. It does nothing unless the Lambda runtime is there (``AWS_LAMBDA_RUNTIME_API``): tests
 import the app before moto starts, and a client made then would reach real AWS (traps.md §3).
 """
 
@@ -40,10 +40,12 @@ CLIENT_RETRIES = {"mode": "standard", "max_attempts": 4}
 
 
 def aws_client(service: str) -> Any:
-    import boto3  # deferred: ~250 ms, paid only by the first request that talks to AWS
+    # deferred: botocore is most of a cold start, paid only by what talks to AWS
     from botocore.config import Config
 
-    return boto3.client(service, config=Config(retries=CLIENT_RETRIES, **CLIENT_TIMEOUTS))
+    from chalicelib import aws_clients
+
+    return aws_clients.client(service, Config(retries=CLIENT_RETRIES, **CLIENT_TIMEOUTS))
 
 
 def init_lambda(environ: Mapping[str, str]) -> bool:

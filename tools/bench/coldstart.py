@@ -2,14 +2,23 @@
 
 Fresh interpreters (``tools.bench.probe``) time ``import app`` and the first request through
 the Lambda handler, against an ``import boto3`` baseline measured the same way in the same run.
-The first request pays for what the app defers (boto3, its clients, croniter when needed) and
-three round trips to a local moto server, standing in for DynamoDB.
+The first request pays for what the app defers (botocore, its clients, croniter when needed) and
+the round trips to a local moto server, standing in for DynamoDB (a cold uuid ping: GetItem,
+UpdateItem).
 
 Before and after, in the same run: "before" is a process that is not in Lambda (the DynamoDB
 client is built by the first request); "after" has ``AWS_LAMBDA_RUNTIME_API`` set, as the
 Lambda runtime sets it, so app.py's init hook builds the client while importing. The zip's
 bytecode is measured apart: ``import app`` from ``make package``'s zip unpacked, with ``-B``
 (Lambda cannot write ``__pycache__``), once as shipped and once with its .pyc files removed.
+
+The floor, in the same run: a process that imports botocore, builds the DynamoDB client as the
+app does and sends a cold ping's two calls, with no app code at all; what is left of the target
+once it is paid is all Vigil's own code may cost.
+
+``python -m tools.bench.coldstart --before DIR [--runs N]`` compares another checkout (e.g.
+``git archive <commit> | tar -x -C DIR``) with this one, interleaved in one run: import app plus
+the first request with the init hook, against import boto3.
 """
 
 from __future__ import annotations
@@ -60,6 +69,8 @@ class ColdStart:
     first_request_init_hook: float = 0.0
     zip_import_bytecode: float = 0.0
     zip_import_source: float = 0.0
+    floor_client: float = 0.0
+    floor_calls: float = 0.0
 
     @property
     def cold(self) -> float:
@@ -70,9 +81,14 @@ class ColdStart:
     def cold_init_hook(self) -> float:
         return self.import_app_init_hook + self.first_request_init_hook
 
+    @property
+    def floor(self) -> float:
+        return self.floor_client + self.floor_calls
+
 
 def run(quick: bool) -> ColdStart:
     runs = 2 if quick else 7
+    _compile(ROOT)  # what was edited since the last compile would otherwise compile every run
     with _moto_server() as endpoint:
         event, topic_arn = _prepare(endpoint)
         env = {
@@ -82,10 +98,11 @@ def run(quick: bool) -> ColdStart:
             "VIGIL_TOPIC_ARN": topic_arn,
         }
         lambda_env = {**env, LAMBDA_RUNTIME_VARIABLE: "127.0.0.1:9001"}
-        apps, hooked = [], []
+        apps, hooked, floors = [], [], []
         for _ in range(runs):  # interleaved, so a busy moment hits both alike
             apps.append(_probe(["app", json.dumps(event)], env))
             hooked.append(_probe(["app", json.dumps(event)], lambda_env))
+            floors.append(_probe(["floor", TABLE], env))
     baselines = [_probe(["boto3"], dict(os.environ)) for _ in range(runs)]
     zip_, bytecode, source = _zip(quick, runs)
     return ColdStart(
@@ -99,6 +116,8 @@ def run(quick: bool) -> ColdStart:
         first_request_init_hook=statistics.median(a["first_request"] for a in hooked),
         zip_import_bytecode=bytecode,
         zip_import_source=source,
+        floor_client=statistics.median(f["floor_client"] for f in floors),
+        floor_calls=statistics.median(f["floor_calls"] for f in floors),
     )
 
 
@@ -225,21 +244,67 @@ def render(result: ColdStart) -> str:
                 [
                     ["import boto3 (baseline)", ms(result.import_boto3)],
                     ["import app (Lambda init)", ms(result.import_app)],
-                    ["first request (boto3, clients, 3 calls to moto)", ms(result.first_request)],
+                    ["first request (botocore, client, calls to moto)", ms(result.first_request)],
                     ["import app + first request", ms(result.cold)],
                     ["second request (warm)", ms(result.warm_request)],
-                    ["init hook: import app (+ boto3, client)", ms(result.import_app_init_hook)],
+                    ["init hook: import app (+ botocore, client)", ms(result.import_app_init_hook)],
                     ["init hook: first request", ms(result.first_request_init_hook)],
                     ["init hook: import app + first request", ms(result.cold_init_hook)],
+                    ["floor: botocore + DynamoDB client, no app", ms(result.floor_client)],
+                    ["floor: a cold ping's GetItem + UpdateItem", ms(result.floor_calls)],
+                    ["floor: total", ms(result.floor)],
                 ],
             ),
             f"import app + first request = {result.cold / result.import_boto3:.2f} x import boto3"
             " without the init hook (client built by the first request), "
             f"{result.cold_init_hook / result.import_boto3:.2f} x with it (target <= 1.5).",
+            f"The floor, without any app code, is {result.floor / result.import_boto3:.2f} x"
+            " import boto3.",
             _bytecode_line(result),
             zip_line,
         ]
     )
+
+
+def compare(before: Path, runs: int) -> str:
+    """Import app + first request (init hook) of ``before`` and of this checkout, interleaved."""
+    roots = {"before": before.resolve(), "after": ROOT}
+    for root in roots.values():  # both from bytecode, or a tree without it compiles each run
+        _compile(root)
+    timings: dict[str, list[dict[str, float]]] = {name: [] for name in roots}
+    baselines = []
+    with _moto_server() as endpoint:
+        event, topic_arn = _prepare(endpoint)
+        for _ in range(runs):
+            baselines.append(_probe(["boto3"], dict(os.environ))["import_boto3"])
+            for name, root in roots.items():
+                env = {
+                    **os.environ,
+                    "AWS_ENDPOINT_URL": endpoint,
+                    "VIGIL_TABLE": TABLE,
+                    "VIGIL_TOPIC_ARN": topic_arn,
+                    LAMBDA_RUNTIME_VARIABLE: "127.0.0.1:9001",
+                    "PYTHONPATH": str(root),
+                }
+                timings[name].append(_probe(["app", json.dumps(event)], env, cwd=root))
+    boto3 = statistics.median(baselines)
+    rows = [["import boto3 (baseline)", ms(boto3), "", "", ""]]
+    for name, runs_ in timings.items():
+        imported = statistics.median(t["import_app"] for t in runs_)
+        first = statistics.median(t["first_request"] for t in runs_)
+        cold = imported + first
+        rows.append([name, ms(imported), ms(first), ms(cold), f"{cold / boto3:.2f} x"])
+    header = ["init hook", "import app", "first request", "sum", "/ import boto3"]
+    return f"Median of {runs} interleaved runs each.\n" + table(header, rows)
+
+
+def _compile(root: Path) -> None:
+    """Write the app's bytecode (PYTHONDONTWRITEBYTECODE or not), as ``make package`` does."""
+    import compileall
+
+    compileall.compile_file(str(root / "app.py"), quiet=1)
+    for package in ("chalicelib", "tools"):
+        compileall.compile_dir(str(root / package), quiet=1)
 
 
 def _bytecode_line(result: ColdStart) -> str:
@@ -250,3 +315,18 @@ def _bytecode_line(result: ColdStart) -> str:
         f"import app from the unpacked zip, python -B: {ms(result.zip_import_bytecode)} with its"
         f" .pyc, {ms(result.zip_import_source)} from sources only ({saved:.0%} less)."
     )
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from tools.bench.sandbox import isolate_env
+
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.coldstart")
+    parser.add_argument("--before", type=Path, required=True, help="another checkout's root")
+    parser.add_argument("--runs", type=int, default=7)
+    arguments = parser.parse_args()
+    isolate_env()  # before anything can create a client
+    with captured_output():
+        compared = compare(arguments.before, arguments.runs)
+    print(compared)

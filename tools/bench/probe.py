@@ -3,6 +3,7 @@
     python -m tools.bench.probe boto3         # baseline: import boto3
     python -m tools.bench.probe app EVENT     # import app, then two requests through its handler
     python -B -m tools.bench.probe import     # import app only (run in an unpacked zip)
+    python -m tools.bench.probe floor TABLE   # botocore, a DynamoDB client, two calls: no app
 
 Only the standard library is imported before the clock starts, so each figure is what a
 Lambda init (``import app``) or first invocation would pay on this machine. The app talks to
@@ -40,6 +41,8 @@ def main(argv: list[str]) -> int:
 
         print(json.dumps({"import_app": time.perf_counter() - started}))
         return 0
+    if argv[0] == "floor":
+        return _floor(argv[1])
     event = json.loads(argv[1])
     started = time.perf_counter()
     import app
@@ -58,6 +61,36 @@ def main(argv: list[str]) -> int:
         "warm_request": again - answered,
     }
     print(json.dumps(timings))
+    return 0
+
+
+def _floor(table: str) -> int:
+    """The part of a cold ping no app code can save: botocore, the client, the cold ping's calls.
+
+    The client is built as the app builds it (chalicelib.aws_clients imports only botocore and
+    the standard library), then sends what a cold uuid ping sends: a consistent GetItem and an
+    UpdateItem, to an item of its own so that the app's check is left alone.
+    """
+    started = time.perf_counter()
+    from botocore.config import Config
+
+    from chalicelib.aws_clients import client
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5
+    )
+    dynamodb = client("dynamodb", config)
+    built = time.perf_counter()
+    key = {"pk": {"S": "PROBE#floor"}, "sk": {"S": "floor"}}
+    dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)
+    dynamodb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET n_pings = if_not_exists(n_pings, :zero) + :one",
+        ExpressionAttributeValues={":zero": {"N": "0"}, ":one": {"N": "1"}},
+    )
+    done = time.perf_counter()
+    print(json.dumps({"floor_client": built - started, "floor_calls": done - built}))
     return 0
 
 
