@@ -314,6 +314,7 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert ping_env["Environment"]["Variables"]["VIGIL_SITE_ROOT"] == rest_root
     # A ping that brings a channel-routed check up queues its alert: the URL must survive.
     assert ping_env["Environment"]["Variables"]["VIGIL_NOTIFY_QUEUE_URL"] == queue
+    assert ping_env["Handler"] == PING_HANDLER  # its own entry, not chalice's app.ping_url
     ping_config = stage["lambda_functions"]["ping"]["environment_variables"]
     assert ping_config == {"VIGIL_SITE_ROOT": rest_root}  # kept for the next chalice deploy
     for function in ("vigil-prod", "vigil-prod-sweep", "vigil-prod-ping", "vigil-prod-notify"):
