@@ -14,12 +14,11 @@ from typing import Any
 
 from chalice.app import Chalice, Rate, Request, Response, SQSEvent
 
-from chalicelib import channel_routes, function_url, metrics, notifier, service, web, wiring
+from chalicelib import channel_routes, metrics, notifier, pings, service, wiring
 from chalicelib.api_routes import routes as api_routes
 from chalicelib.badge_routes import routes as badge_routes
 from chalicelib.clock import utc_now
 from chalicelib.dashboard import routes as dashboard_routes
-from chalicelib.domain import Ping
 from chalicelib.settings import notify_queue_name
 from chalicelib.wiring import deps
 from chalicelib.wiring import notifier as notifier_deps
@@ -32,8 +31,6 @@ app.register_blueprint(badge_routes)
 app.register_blueprint(dashboard_routes)
 app.register_blueprint(channel_routes.routes)
 
-PING_METHODS = ["GET", "POST", "HEAD"]
-
 
 @app.middleware("http")
 def flush_metrics(event: Any, get_response: Any) -> Any:
@@ -44,63 +41,20 @@ def flush_metrics(event: Any, get_response: Any) -> Any:
         metrics.flush_if_due(metrics.flush_seconds(os.environ))
 
 
-# Jobs ping with any content type or none (curl -d sends form-urlencoded).
-ANY_CONTENT = ["*/*"]
-
-
-# One route per depth: API Gateway cannot hold sibling variables with different names, so
-# the handler tells /ping/<uuid>/<action> from /ping/<ping_key>/<slug> (traps.md §1).
-@app.route("/ping/{code}", methods=PING_METHODS, content_types=ANY_CONTENT)
+# The REST ping routes; chalicelib.pings answers them, and the function URL's pings too.
+@app.route(pings.ROUTE_ONE, methods=pings.METHODS, content_types=pings.ANY_CONTENT)
 def ping(code: str) -> Response:
-    return _ping(code, None, None)
+    return pings.respond(_request(), code, None, None)
 
 
-@app.route("/ping/{code}/{suffix}", methods=PING_METHODS, content_types=ANY_CONTENT)
+@app.route(pings.ROUTE_TWO, methods=pings.METHODS, content_types=pings.ANY_CONTENT)
 def ping_two(code: str, suffix: str) -> Response:
-    return _ping(code, suffix, None)
+    return pings.respond(_request(), code, suffix, None)
 
 
-@app.route("/ping/{code}/{suffix}/{last}", methods=PING_METHODS, content_types=ANY_CONTENT)
+@app.route(pings.ROUTE_THREE, methods=pings.METHODS, content_types=pings.ANY_CONTENT)
 def ping_three(code: str, suffix: str, last: str) -> Response:
-    return _ping(code, suffix, last)
-
-
-def _ping(code: str, suffix: str | None, last: str | None) -> Response:
-    request = _request()
-    try:
-        target = web.parse_ping_path(code, suffix, last)
-        settings = deps().settings
-        ping = web.ping_from_request(
-            target,
-            request.method,
-            request.headers,
-            request.query_params or {},
-            request.context,
-            web.body_bytes(request.raw_body),
-            settings.ping_body_limit,
-        )
-        created = _record(request, target, ping)
-    except Exception as error:
-        return web.ping_error(error, request.method, web.request_id(request.context))
-    if created:
-        return web.ping_ok(request.method, settings.ping_body_limit, 201, "Created")
-    return web.ping_ok(request.method, settings.ping_body_limit)
-
-
-def _record(request: Request, target: web.PingTarget, ping: Ping) -> bool:
-    """Record the ping; True if ``?create=1`` provisioned a new check for it."""
-    now = utc_now()
-    if target.check_uuid is not None:
-        service.record_ping(deps(), target.check_uuid, ping, now)
-        return False
-    assert target.ping_key is not None and target.slug is not None
-    create_site = None
-    if request.query_params and request.query_params.get("create") == "1":
-        create_site = web.site_root(request.headers, request.context, deps().settings.site_root)
-    _, created = service.record_slug_ping(
-        deps(), target.ping_key, target.slug, ping, now, create_site
-    )
-    return created
+    return pings.respond(_request(), code, suffix, last)
 
 
 def _request() -> Request:
@@ -112,14 +66,15 @@ def _request() -> Request:
 # The function URL gets its own function rather than the API handler: its public, unthrottled
 # entry then runs under a role that can only record pings (no deletes, no due index), it can be
 # capped with reserved concurrency without capping the Management API, and its errors, throttles
-# and metrics are its own. Same zip and init, so a cold start costs the same as the API's.
+# and metrics are its own. In Lambda its Handler is chalicelib.ping_function.handler (set by
+# tools/template.py), which answers the same pings without importing this module: a smaller
+# cold start. This definition gives chalice the function to package, and serves it locally.
 @app.lambda_function(name="ping")
 def ping_url(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The function URL's handler: pings only, routed exactly as through the REST API."""
-    rest_event = function_url.to_rest_event(event, PING_ROUTES)
-    if rest_event is None:
-        return function_url.not_found(event)
-    return function_url.to_url_response(app(rest_event, context))
+    """The function URL's handler: pings only, answered exactly as through the REST API."""
+    from chalicelib import ping_function
+
+    return ping_function.handler(event, context)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep")
@@ -142,6 +97,5 @@ def notify(event: SQSEvent) -> None:
         metrics.flush()
 
 
-PING_ROUTES = function_url.RouteTable(app.routes)
 # Lambda's init phase builds the DynamoDB client (a no-op outside Lambda: tests, local stack).
 wiring.init_lambda(os.environ)

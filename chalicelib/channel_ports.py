@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from chalicelib.channels.config import ChannelSpec
+if TYPE_CHECKING:  # the channel kinds' modules are off the ping path (cold start)
+    from chalicelib.channels.config import ChannelSpec
 
 MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds ceiling: a longer wait is re-queued in steps
 
 
 @dataclass(frozen=True)
 class StoredChannel:
+    """A notification channel as stored: public fields in clear, secret ones sealed."""
+
     id: str
     project: str
     name: str

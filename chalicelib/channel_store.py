@@ -20,11 +20,13 @@ import json
 import uuid as uuidlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.channel_ports import ChannelUnreadable, StoredChannel
-from chalicelib.channels.config import ChannelSpec
 from chalicelib.dynamo import TTL_ATTRIBUTE
+
+if TYPE_CHECKING:  # the channel kinds' modules are off the ping path (cold start)
+    from chalicelib.channels.config import ChannelSpec
 
 Item = dict[str, Any]
 CHANNEL_PREFIX = "CHANNEL#"

@@ -47,6 +47,8 @@ class SnapshotCache:
 
 @dataclass
 class Deps:
+    """The use cases' collaborators, built once per process by ``wiring``."""
+
     settings: Settings
     store: CheckStore
     alerter: Alerter

@@ -46,6 +46,8 @@ MAX_EVENTS_PER_SWEEP = 100
 
 @dataclass(frozen=True)
 class Flip:
+    """A status change of a check: when, from what to what, and why."""
+
     id: str
     at: datetime
     old: Status
@@ -78,6 +80,8 @@ class Flip:
 
 @dataclass(frozen=True)
 class Check:
+    """A monitored job: its configuration, schedule and the state its pings and sweeps left."""
+
     uuid: str
     project: str
     created: datetime
@@ -144,6 +148,8 @@ class Check:
 
 @dataclass(frozen=True)
 class Ping:
+    """One ping as received: its action, run id, exit status and request details."""
+
     action: Action
     rid: str | None = None
     exitstatus: int | None = None
@@ -166,6 +172,8 @@ class LoggedPing:
 
 @dataclass(frozen=True)
 class PingResult:
+    """What recording a ping did: the updated check, the ping's kind, any flip, a run's duration."""
+
     check: Check
     kind: Action
     flip: Flip | None
@@ -499,6 +507,8 @@ def resume(check: Check, now: datetime) -> tuple[Check, Flip]:
 
 @dataclass(frozen=True)
 class Overdue:
+    """Why and since when a check is overdue, with the runs whose deadline passed."""
+
     at: datetime
     reason: FlipReason
     expired_runs: frozenset[str]

@@ -74,6 +74,8 @@ def _stdout(line: str) -> None:
 
 @dataclass
 class _Series:
+    """One metric's values since the last flush."""
+
     unit: str
     summed: bool
     values: list[float] = field(default_factory=list)

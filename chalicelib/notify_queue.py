@@ -16,15 +16,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.alerts import Alert
 from chalicelib.channel_ports import MAX_DELAY_SECONDS, NotifyQueue
-from chalicelib.channels.delivery import HttpReply, NetworkError, Outcome
-from chalicelib.channels.message import SnsMessage
 from chalicelib.errors import ConfigError
 from chalicelib.routing import routed_ids
 from chalicelib.sns import SnsAlerter, sns_message
+
+if TYPE_CHECKING:  # the channel kinds' modules are off the ping path (cold start)
+    from chalicelib.channels.delivery import Outcome
+    from chalicelib.channels.message import SnsMessage
 
 
 class SqsQueue:
@@ -112,6 +114,8 @@ class SnsPublisher:
 
     def __call__(self, message: SnsMessage) -> Outcome:
         from botocore.exceptions import BotoCoreError, ClientError
+
+        from chalicelib.channels.delivery import HttpReply, NetworkError
 
         if self._client is None:
             self._client = self._client_factory()

@@ -31,6 +31,8 @@ _FIRST_STEP = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class QuietWindow:
+    """A recurring window (a cron schedule and a duration) in which alerts wait."""
+
     schedule: str
     duration: int  # seconds
     tz: str | None = None  # None: the check's zone

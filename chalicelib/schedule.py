@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from heapq import merge
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.tzlinks import LEGACY_ZONES
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 MAX_SCHEDULE_LENGTH = 100
 MAX_TZ_LENGTH = 36
@@ -89,6 +91,8 @@ def validate_tz(name: str) -> str:
         or canonical.startswith(_NOT_ZONE_DIRS)
     ):
         raise InvalidTimezone(_BAD_TZ)
+    from zoneinfo import ZoneInfo  # deferred: its tz path lookup costs a cold ping 2 ms
+
     try:
         ZoneInfo(canonical)
     except Exception:  # not found, a directory, not a TZif file, ...: all mean "not a zone"
@@ -100,6 +104,8 @@ def next_fire(expr: str, tz: str, after: datetime) -> datetime:
     """The first fire of ``expr`` in zone ``tz`` strictly after ``after``, in UTC."""
     if after.tzinfo is None or after.utcoffset() is None:
         raise ValueError("after must be timezone-aware")
+    from zoneinfo import ZoneInfo  # deferred: only cron checks need a zone
+
     cron = _parse(expr)
     zone = ZoneInfo(validate_tz(tz))
     moment = after.astimezone(UTC)

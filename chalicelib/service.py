@@ -22,7 +22,6 @@ from chalicelib.deps import Deps
 from chalicelib.domain import Check, Flip, Ping
 from chalicelib.errors import AmbiguousSlug, InvalidRunId, InvalidUrl, NotFound, ValidationFailed
 from chalicelib.logs import log_event
-from chalicelib.management import create_check
 from chalicelib.spec import CheckSpec, parse_check_spec
 from chalicelib.store import KeyGrant, SlugTaken, StaleCheck, retry_on_conflict
 
@@ -75,6 +74,9 @@ def record_slug_ping(
     uuids = deps.store.checks_with_slug(project, slug)
     if not uuids and create_site is not None and _may_auto_provision(deps, project):
         grant = KeyGrant(project, "ping")
+        # deferred: the Management API's modules are a cold ping's cost only with ?create=1
+        from chalicelib.management import create_check
+
         try:
             uuids = [create_check(deps, grant, spec, now, create_site, exclusive_slug=True).uuid]
             created = True
@@ -136,6 +138,8 @@ def _write_ping(
 
 @dataclass
 class SweepReport:
+    """What one sweep pass did, for its log line and metrics."""
+
     due: int = 0
     flipped: int = 0
     alerts_delivered: int = 0

@@ -24,6 +24,8 @@ DEFAULT_SWEEP_BUDGET_SECONDS = 40
 
 @dataclass(frozen=True)
 class Settings:
+    """The deployment's configuration, read from the environment."""
+
     table: str
     topic_arn: str
     ping_body_limit: int = DEFAULT_PING_BODY_LIMIT_BYTES

@@ -52,6 +52,8 @@ TAGS_ATTRIBUTE_BYTES = 2_048
 
 @dataclass(frozen=True)
 class SnsMessage:
+    """An alert as published to SNS: subject, JSON envelope, attributes and document."""
+
     subject: str
     message: str  # the MessageStructure=json envelope
     attributes: Attributes

@@ -57,12 +57,16 @@ def retry_on_conflict(check: Check, attempt: Callable[[Check], T]) -> T:
 
 @dataclass(frozen=True)
 class KeyGrant:
+    """What an API key grants: a project and a role."""
+
     project: str
     role: str  # "rw" | "ro" | "ping"
 
 
 @dataclass(frozen=True)
 class Project:
+    """A project: its name and its badge keys."""
+
     id: str
     name: str
     badge_key: str
@@ -71,6 +75,8 @@ class Project:
 
 @dataclass(frozen=True)
 class BadgeOwner:
+    """Whose badge a badge key opens: a project's, or one check's."""
+
     project: str
     check: str | None  # None: the project's own badge key
 

@@ -15,16 +15,18 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.channel_store import DynamoChannelStore
 from chalicelib.deps import Deps
 from chalicelib.dynamo import DynamoStore
 from chalicelib.errors import ConfigError
-from chalicelib.notifier import Notifier
 from chalicelib.notify_queue import RoutingAlerter, SnsPublisher, SqsQueue
 from chalicelib.routing import topic_channel_id
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:  # the notifier and its channel modules are off the ping path (cold start)
+    from chalicelib.notifier import Notifier
 
 _deps: Deps | None = None
 _notifier: Notifier | None = None
@@ -98,6 +100,7 @@ def build_notifier(built: Deps, say: Callable[[str], None] | None = None) -> Not
     import random
 
     from chalicelib.channels.sender import send
+    from chalicelib.notifier import Notifier
 
     settings = built.settings
     queue = notify_queue(settings)

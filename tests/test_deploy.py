@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 from tools.deploy import AWS_SERVICES, Aws, deploy, destroy
 from tools.package import PackageError, build, check_zip, lint
 from tools.policy import FUNCTIONS, Arns, deployed_policy, stack_policy_document
-from tools.template import FUNCTION_IDS, POLICY_IDS, ROLE_IDS
+from tools.template import FUNCTION_IDS, PING_HANDLER, POLICY_IDS, ROLE_IDS
 
 TABLE = "vigil-deploy"
 TOPIC = "vigil-deploy-alerts"
@@ -314,6 +314,7 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert ping_env["Environment"]["Variables"]["VIGIL_SITE_ROOT"] == rest_root
     # A ping that brings a channel-routed check up queues its alert: the URL must survive.
     assert ping_env["Environment"]["Variables"]["VIGIL_NOTIFY_QUEUE_URL"] == queue
+    assert ping_env["Handler"] == PING_HANDLER  # its own entry, not chalice's app.ping_url
     ping_config = stage["lambda_functions"]["ping"]["environment_variables"]
     assert ping_config == {"VIGIL_SITE_ROOT": rest_root}  # kept for the next chalice deploy
     for function in ("vigil-prod", "vigil-prod-sweep", "vigil-prod-ping", "vigil-prod-notify"):
@@ -652,7 +653,7 @@ def test_pings_have_a_public_function_url_on_their_own_function(template: dict[s
     assert permissions["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
     assert permissions["lambda:InvokeFunction"]["Principal"] == "*"
     ping = resources[FUNCTION_IDS["ping"]]["Properties"]
-    assert ping["Handler"] == "app.ping_url"
+    assert ping["Handler"] == PING_HANDLER == "chalicelib.ping_function.handler"
     assert "Events" not in ping  # no API Gateway route leads to it
     # Checks that ?create=1 makes through the URL get the REST API's URLs, not the URL's.
     site_root = ping["Environment"]["Variables"]["VIGIL_SITE_ROOT"]["Fn::Sub"]
@@ -717,3 +718,22 @@ def test_the_zip_ships_bytecode_python_loads_without_its_source(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().startswith("/")
+    # The ping function's Handler loads from the zip alone, without the Chalice app, the
+    # Management API or the channel modules (its cold start is why it has its own entry).
+    module, name = ping["Properties"]["Handler"].rsplit(".", 1)
+    probe = (
+        f"import sys, {module} as m; assert callable(m.{name}); "
+        "print(sorted(n for n in sys.modules if n == 'app' or n.startswith(("
+        "'chalicelib.management', 'chalicelib.channels', 'chalicelib.channel_service', "
+        "'chalicelib.notifier', 'chalicelib.api_routes', 'chalicelib.dashboard'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-B", "-c", probe],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

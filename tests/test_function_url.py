@@ -9,9 +9,11 @@ headers must match, and so must what the ping log recorded.
 from __future__ import annotations
 
 import base64
+import importlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +25,7 @@ from tests.conftest import T0
 
 # The notifier's moto stack (notify queue, dead letters, the channel API) for the alert test.
 from tests.test_notifier import Stack, stack  # noqa: F401
+from tools.template import PING_HANDLER
 
 RID = "5d0e2a58-1c7e-4f0b-9a57-2f1b8f0c6a11"
 URL_HOST = "abcdefghij.lambda-url.us-east-1.on.aws"
@@ -73,6 +76,23 @@ def url_event(
             event["body"] = base64.b64encode(body).decode()
             event["isBase64Encoded"] = True
     return event
+
+
+def ping_entry() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The ``ping`` function's entry as the template names it: what Lambda runs for the URL."""
+    module, name = PING_HANDLER.rsplit(".", 1)
+    entry: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(
+        importlib.import_module(module), name
+    )
+    return entry
+
+
+LAMBDA_CONTEXT = SimpleNamespace(aws_request_id="test", function_name="vigil-dev-ping")
+
+
+def invoke_ping(event: dict[str, Any]) -> dict[str, Any]:
+    """A function URL request, handled as Lambda handles it: by the template's Handler."""
+    return ping_entry()(event, LAMBDA_CONTEXT)
 
 
 @dataclass
@@ -128,7 +148,7 @@ def via_rest(client: Any, method: str, path: str, headers: dict[str, str], body:
 
 def via_url(client: Any, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
     event = url_event(method, path, {**COMMON_HEADERS, **headers}, body or None)
-    payload = client.lambda_.invoke("ping", event).payload
+    payload = invoke_ping(event)
     raw = payload["body"]
     data = base64.b64decode(raw) if payload["isBase64Encoded"] else raw.encode()
     return Reply(payload["statusCode"], data, dict(payload["headers"]))
@@ -269,6 +289,65 @@ def test_a_check_created_through_the_url_links_to_the_configured_api(
     assert linked["ping_url"].startswith(rest + "/ping/")
 
 
+def test_an_unexpected_error_answers_chalice_s_500_through_both_doors(
+    client: Any, twins: tuple[Twin, Twin], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both doors call ``pings.respond``; if it ever raises, the URL answers as Chalice does."""
+    from chalicelib import pings
+
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(pings, "respond", broken)
+    rest_twin, url_twin = twins
+    with time_machine.travel(T0, tick=False):
+        rest = via_rest(client, "GET", rest_twin.path("/ping/{simple}"), {}, b"")
+        url = via_url(client, "GET", url_twin.path("/ping/{simple}"), {}, b"")
+    assert rest.status == 500
+    assert (url.status, json.loads(url.body)) == (rest.status, json.loads(rest.body))
+
+
+def test_a_ping_through_the_url_flushes_metrics_as_the_rest_middleware_does(
+    client: Any,
+    twins: tuple[Twin, Twin],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("VIGIL_METRICS_FLUSH_SECONDS", "0")  # every request flushes
+    from chalicelib import metrics
+
+    _, twin = twins
+    metrics.flush()  # what earlier requests left pending
+    capsys.readouterr()
+    with time_machine.travel(T0, tick=False):
+        assert via_url(client, "GET", twin.path("/ping/{simple}"), {}, b"").status == 200
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert [line.get("Pings") for line in lines if "Pings" in line] == [1.0]
+
+
+def test_the_ping_entry_logs_in_chalice_s_format_to_stdout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Started without app.py (as in Lambda), the entry sets the logger up as Chalice would."""
+    import logging
+    import sys
+
+    from chalice.app import Chalice
+
+    from chalicelib import ping_function
+
+    logger = logging.getLogger(ping_function.LOGGER)
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", True)
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    ping_function.configure_logging()
+    (handler,) = logger.handlers
+    assert isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout
+    assert handler.formatter is not None and handler.formatter._fmt == Chalice.FORMAT_STRING
+    assert logger.level == logging.INFO and not logger.propagate
+    assert importlib.import_module("app").app.log.name == ping_function.LOGGER
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -282,7 +361,7 @@ def test_a_check_created_through_the_url_links_to_the_configured_api(
     ],
 )
 def test_the_function_url_serves_pings_only(client: Any, deps: Any, path: str) -> None:
-    payload = client.lambda_.invoke("ping", url_event("GET", path)).payload
+    payload = invoke_ping(url_event("GET", path))
     assert payload["statusCode"] == 404
     assert payload["body"] == "not found"
     assert payload["headers"]["Content-Type"].startswith("text/plain")
@@ -353,7 +432,7 @@ def test_a_channel_only_check_brought_up_through_the_url_alerts_its_channel_as_t
         assert stack.pump() == 4  # two alerts queued directly, one delivery each
         hook.wait_for(2)
         stack.ping(by_rest)
-        reply = stack.client.lambda_.invoke("ping", url_event("GET", f"/ping/{by_url}")).payload
+        reply = invoke_ping(url_event("GET", f"/ping/{by_url}"))
         assert (reply["statusCode"], reply["body"]) == (200, "OK")
         assert stack.pump() == 4
         delivered = [json.loads(r.body) for r in hook.wait_for(4)[2:]]

@@ -178,11 +178,11 @@ class Flows:
             return getattr(self.client.http, method)(path, **kwargs)
 
     def url(self, method: str, path: str, body: bytes | None = None) -> Any:
-        """A ping through the function URL: the ``ping`` function, its own role."""
-        from tests.test_function_url import url_event
+        """A ping through the function URL: the ``ping`` function's own entry, its own role."""
+        from tests.test_function_url import invoke_ping, url_event
 
         with self.recorder.acting_as("ping"):
-            return self.client.lambda_.invoke("ping", url_event(method, path, body=body)).payload
+            return invoke_ping(url_event(method, path, body=body))
 
     def sweep(self) -> None:
         event = self.client.events.generate_cw_event(

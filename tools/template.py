@@ -66,6 +66,8 @@ POLICY_IDS = {
 # chalice names an SQS handler's event "<name>SqsEventSource".
 NOTIFY_EVENT = "NotifySqsEventSource"
 PING_URL_ID = "PingFunctionUrl"
+# The ping function's Lambda entry (chalice would name app.ping_url), imported without app.py.
+PING_HANDLER = "chalicelib.ping_function.handler"
 PING_URL_PERMISSION_IDS = ("PingFunctionUrlPublicInvokeUrl", "PingFunctionUrlPublicInvoke")
 
 # Lambda's JSON log format; its own START/END/REPORT lines only at WARN (they cost 418 B per
@@ -119,6 +121,8 @@ def merge_template() -> dict[str, Any]:
         # (update, pause, badges): the function URL serves pings only.
         variables = resources[FUNCTION_IDS["ping"]]["Properties"]["Environment"]["Variables"]
         variables[SITE_ROOT_VARIABLE] = {"Fn::Sub": REST_API_BASE.rstrip("/")}
+    # The pings' own entry, not chalice's app.ping_url: a cold start without the Chalice app.
+    resources[FUNCTION_IDS["ping"]]["Properties"]["Handler"] = PING_HANDLER
     resources.update(ping_url_resources())
     for logical_id, properties in _alarms().items():
         resources[logical_id] = {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}

@@ -12,13 +12,18 @@ Lambda runtime sets it, so app.py's init hook builds the client while importing.
 bytecode is measured apart: ``import app`` from ``make package``'s zip unpacked, with ``-B``
 (Lambda cannot write ``__pycache__``), once as shipped and once with its .pyc files removed.
 
+The ping function, in the same run: the pings' function URL runs its own Lambda function, whose
+Handler (``tools.template.PING_HANDLER``) is imported instead of app.py; the probe imports that
+entry and sends a function URL request (payload 2.0) to it, with the init hook, as in Lambda.
+
 The floor, in the same run: a process that imports botocore, builds the DynamoDB client as the
 app does and sends a cold ping's two calls, with no app code at all; what is left of the target
 once it is paid is all Vigil's own code may cost.
 
 ``python -m tools.bench.coldstart --before DIR [--runs N]`` compares another checkout (e.g.
 ``git archive <commit> | tar -x -C DIR``) with this one, interleaved in one run: import app plus
-the first request with the init hook, against import boto3.
+the first request with the init hook, and the same for each checkout's ping function entry (a
+checkout without ``PING_HANDLER`` ran ``app.ping_url``), against import boto3.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -44,9 +50,13 @@ from tools.bench.sandbox import TABLE, TOPIC, up_check
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST_ZIP = ROOT / "dist" / "deployment.zip"
+PROBE_SCRIPT = Path(__file__).resolve().with_name("probe.py")
 CHECK_UUID = "7d4c2b1a-9e8f-4a6b-8c5d-3e2f1a0b9c8d"
 PACKAGE_TIMEOUT_SECONDS = 600
 LAMBDA_RUNTIME_VARIABLE = "AWS_LAMBDA_RUNTIME_API"  # what chalicelib.wiring.init_lambda checks
+# The ping function's Handler, as a checkout's tools/template.py sets it; before it did, chalice's.
+PING_HANDLER_LINE = re.compile(r'^PING_HANDLER = "([\w.]+)"$', re.MULTILINE)
+CHALICE_PING_HANDLER = "app.ping_url"
 
 
 @dataclass
@@ -71,6 +81,9 @@ class ColdStart:
     zip_import_source: float = 0.0
     floor_client: float = 0.0
     floor_calls: float = 0.0
+    ping_handler: str = ""
+    import_ping: float = 0.0
+    first_request_ping: float = 0.0
 
     @property
     def cold(self) -> float:
@@ -80,6 +93,11 @@ class ColdStart:
     @property
     def cold_init_hook(self) -> float:
         return self.import_app_init_hook + self.first_request_init_hook
+
+    @property
+    def cold_ping(self) -> float:
+        """The ping function's cold start: import its entry (init hook on) plus a first ping."""
+        return self.import_ping + self.first_request_ping
 
     @property
     def floor(self) -> float:
@@ -98,10 +116,13 @@ def run(quick: bool) -> ColdStart:
             "VIGIL_TOPIC_ARN": topic_arn,
         }
         lambda_env = {**env, LAMBDA_RUNTIME_VARIABLE: "127.0.0.1:9001"}
-        apps, hooked, floors = [], [], []
+        ping_handler = _ping_handler(ROOT)
+        url = ["url", ping_handler, json.dumps(url_event(f"/ping/{CHECK_UUID}"))]
+        apps, hooked, floors, pinged = [], [], [], []
         for _ in range(runs):  # interleaved, so a busy moment hits both alike
             apps.append(_probe(["app", json.dumps(event)], env))
             hooked.append(_probe(["app", json.dumps(event)], lambda_env))
+            pinged.append(_probe(url, lambda_env))
             floors.append(_probe(["floor", TABLE], env))
     baselines = [_probe(["boto3"], dict(os.environ)) for _ in range(runs)]
     zip_, bytecode, source = _zip(quick, runs)
@@ -118,7 +139,47 @@ def run(quick: bool) -> ColdStart:
         zip_import_source=source,
         floor_client=statistics.median(f["floor_client"] for f in floors),
         floor_calls=statistics.median(f["floor_calls"] for f in floors),
+        ping_handler=ping_handler,
+        import_ping=statistics.median(p["import_app"] for p in pinged),
+        first_request_ping=statistics.median(p["first_request"] for p in pinged),
     )
+
+
+def _ping_handler(root: Path) -> str:
+    """The Handler a checkout's template gives the ping function."""
+    template = root / "tools" / "template.py"
+    found = PING_HANDLER_LINE.search(template.read_text()) if template.exists() else None
+    return found.group(1) if found else CHALICE_PING_HANDLER
+
+
+def url_event(path: str) -> dict[str, Any]:
+    """A function URL GET in payload format 2.0, as Lambda delivers it."""
+    host = "abcdefghij.lambda-url.us-east-1.on.aws"
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"host": host, "user-agent": "curl/8.5.0", "x-forwarded-proto": "https"},
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "abcdefghij",
+            "domainName": host,
+            "domainPrefix": "abcdefghij",
+            "http": {
+                "method": "GET",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "curl/8.5.0",
+            },
+            "requestId": "c3a8e5b0-0000-4000-8000-000000000000",
+            "routeKey": "$default",
+            "stage": "$default",
+            "timeEpoch": 1_788_000_000_000,
+        },
+        "isBase64Encoded": False,
+    }
 
 
 def _zip_imports(zip_: Zip, runs: int) -> tuple[float, float]:
@@ -181,10 +242,17 @@ def _prepare(endpoint: str) -> tuple[dict[str, Any], str]:
 
 
 def _probe(
-    args: list[str], env: dict[str, str], cwd: Path = ROOT, flags: list[str] | None = None
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path = ROOT,
+    flags: list[str] | None = None,
+    by_path: bool = False,
 ) -> dict[str, float]:
+    """One fresh interpreter. ``by_path``: this checkout's probe script, whatever ``cwd`` holds
+    (the app comes from ``env``'s PYTHONPATH), so two checkouts are timed by the same probe."""
+    probe = [str(PROBE_SCRIPT)] if by_path else ["-m", "tools.bench.probe"]
     done = subprocess.run(
-        [sys.executable, *(flags or []), "-m", "tools.bench.probe", *args],
+        [sys.executable, *(flags or []), *probe, *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -250,6 +318,9 @@ def render(result: ColdStart) -> str:
                     ["init hook: import app (+ botocore, client)", ms(result.import_app_init_hook)],
                     ["init hook: first request", ms(result.first_request_init_hook)],
                     ["init hook: import app + first request", ms(result.cold_init_hook)],
+                    [f"ping function: import {result.ping_handler}", ms(result.import_ping)],
+                    ["ping function: first request (URL)", ms(result.first_request_ping)],
+                    ["ping function: import + first request", ms(result.cold_ping)],
                     ["floor: botocore + DynamoDB client, no app", ms(result.floor_client)],
                     ["floor: a cold ping's GetItem + UpdateItem", ms(result.floor_calls)],
                     ["floor: total", ms(result.floor)],
@@ -258,6 +329,8 @@ def render(result: ColdStart) -> str:
             f"import app + first request = {result.cold / result.import_boto3:.2f} x import boto3"
             " without the init hook (client built by the first request), "
             f"{result.cold_init_hook / result.import_boto3:.2f} x with it (target <= 1.5).",
+            f"The ping function (function URL pings; init hook on, as in Lambda):"
+            f" {result.cold_ping / result.import_boto3:.2f} x import boto3 (target <= 1.5).",
             f"The floor, without any app code, is {result.floor / result.import_boto3:.2f} x"
             " import boto3.",
             _bytecode_line(result),
@@ -271,10 +344,13 @@ def compare(before: Path, runs: int) -> str:
     roots = {"before": before.resolve(), "after": ROOT}
     for root in roots.values():  # both from bytecode, or a tree without it compiles each run
         _compile(root)
+    handlers = {name: _ping_handler(root) for name, root in roots.items()}
     timings: dict[str, list[dict[str, float]]] = {name: [] for name in roots}
+    pinged: dict[str, list[dict[str, float]]] = {name: [] for name in roots}
     baselines = []
     with _moto_server() as endpoint:
         event, topic_arn = _prepare(endpoint)
+        url = json.dumps(url_event(f"/ping/{CHECK_UUID}"))
         for _ in range(runs):
             baselines.append(_probe(["boto3"], dict(os.environ))["import_boto3"])
             for name, root in roots.items():
@@ -286,15 +362,20 @@ def compare(before: Path, runs: int) -> str:
                     LAMBDA_RUNTIME_VARIABLE: "127.0.0.1:9001",
                     "PYTHONPATH": str(root),
                 }
-                timings[name].append(_probe(["app", json.dumps(event)], env, cwd=root))
+                app = ["app", json.dumps(event)]
+                timings[name].append(_probe(app, env, cwd=root, by_path=True))
+                pinged[name].append(
+                    _probe(["url", handlers[name], url], env, cwd=root, by_path=True)
+                )
     boto3 = statistics.median(baselines)
-    rows = [["import boto3 (baseline)", ms(boto3), "", "", ""]]
-    for name, runs_ in timings.items():
-        imported = statistics.median(t["import_app"] for t in runs_)
-        first = statistics.median(t["first_request"] for t in runs_)
-        cold = imported + first
-        rows.append([name, ms(imported), ms(first), ms(cold), f"{cold / boto3:.2f} x"])
-    header = ["init hook", "import app", "first request", "sum", "/ import boto3"]
+    rows = [["import boto3 (baseline)", "", ms(boto3), "", "", ""]]
+    for name in roots:
+        for entry, runs_ in (("app (REST API)", timings[name]), (handlers[name], pinged[name])):
+            imported = statistics.median(t["import_app"] for t in runs_)
+            first = statistics.median(t["first_request"] for t in runs_)
+            cold = imported + first
+            rows.append([name, entry, ms(imported), ms(first), ms(cold), f"{cold / boto3:.2f} x"])
+    header = ["init hook", "entry", "import", "first request", "sum", "/ import boto3"]
     return f"Median of {runs} interleaved runs each.\n" + table(header, rows)
 
 

@@ -2,6 +2,7 @@
 
     python -m tools.bench.probe boto3         # baseline: import boto3
     python -m tools.bench.probe app EVENT     # import app, then two requests through its handler
+    python -m tools.bench.probe url HANDLER EVENT  # the ping function's entry: import, 2 requests
     python -B -m tools.bench.probe import     # import app only (run in an unpacked zip)
     python -m tools.bench.probe floor TABLE   # botocore, a DynamoDB client, two calls: no app
 
@@ -12,6 +13,7 @@ the moto server named by ``AWS_ENDPOINT_URL``.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
@@ -43,6 +45,8 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[0] == "floor":
         return _floor(argv[1])
+    if argv[0] == "url":
+        return _url(argv[1], json.loads(argv[2]))
     event = json.loads(argv[1])
     started = time.perf_counter()
     import app
@@ -51,6 +55,31 @@ def main(argv: list[str]) -> int:
     first = app.app(event, _context())
     answered = time.perf_counter()
     second = app.app(event, _context())
+    again = time.perf_counter()
+    if first["statusCode"] != 200 or second["statusCode"] != 200:
+        print(json.dumps({"error": [first, second]}), file=sys.stderr)
+        return 1
+    timings = {
+        "import_app": imported - started,
+        "first_request": answered - imported,
+        "warm_request": again - answered,
+    }
+    print(json.dumps(timings))
+    return 0
+
+
+def _url(handler: str, event: dict[str, Any]) -> int:
+    """The ping function as Lambda runs it: import its Handler's module, then two requests.
+
+    ``handler`` is the template's Handler (``module.function``), e.g. ``app.ping_url`` before
+    the ping function had its own entry; ``event`` is a function URL request (payload 2.0)."""
+    module, name = handler.rsplit(".", 1)
+    started = time.perf_counter()
+    entry = getattr(importlib.import_module(module), name)
+    imported = time.perf_counter()
+    first = entry(event, _context())
+    answered = time.perf_counter()
+    second = entry(event, _context())
     again = time.perf_counter()
     if first["statusCode"] != 200 or second["statusCode"] != 200:
         print(json.dumps({"error": [first, second]}), file=sys.stderr)
