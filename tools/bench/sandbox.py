@@ -84,14 +84,20 @@ def sandbox(*, metered: bool = False, timed: bool = False, shards: int = 4) -> I
         plain = boto3.session.Session()
         raw = plain.client("dynamodb")
         created = bootstrap(raw, plain.client("sns"), TABLE, TOPIC, kms=plain.client("kms"))
-        # Hooks go on the default session before the app's clients exist: each client copies
-        # the session's handlers when it is created.
-        boto3.setup_default_session()
         meter = Meter(raw, TABLE, TABLE_SCHEMA) if metered else None
         timer = CallTimer() if timed else None
-        for hook in (meter, timer):
-            if hook is not None:
-                hook.attach(boto3.DEFAULT_SESSION.events)
+        # The app builds its clients from botocore sessions of its own (chalicelib.aws_clients),
+        # not boto3's default session, so the hooks go on every client wiring hands out.
+        real_client = wiring.aws_client
+
+        def hooked_client(service: str) -> Any:
+            client = real_client(service)
+            for hook in (meter, timer):
+                if hook is not None:
+                    hook.attach(client.meta.events)
+            return client
+
+        wiring.aws_client = hooked_client
         settings = Settings(
             table=TABLE,
             topic_arn=created["topic_arn"],
@@ -102,6 +108,7 @@ def sandbox(*, metered: bool = False, timed: bool = False, shards: int = 4) -> I
         try:
             yield Sandbox(deps, raw, meter, timer)
         finally:
+            wiring.aws_client = real_client
             wiring.reset()
 
 
