@@ -346,7 +346,12 @@ def test_the_check_page_shows_schedule_uptime_durations_and_badges(
     expect(page.locator(".uptime")).to_have_count(3)
     expect(page.locator("svg.chart rect.bar")).to_have_count(3)
     expect(page.locator(".badge img")).to_have_count(2)
-    assert page.locator(".badge img").first.evaluate("img => img.naturalWidth") > 0
+    # The <img> exists before its SVG arrives: wait (bounded) for the first badge to decode.
+    page.wait_for_function(
+        "() => { const img = document.querySelector('.badge img');"
+        " return img !== null && img.complete && img.naturalWidth > 0; }",
+        timeout=WAIT_MS,
+    )
 
 
 def test_edit_shows_the_api_validation_at_the_field_then_create_and_delete(
