@@ -83,7 +83,8 @@ class _Series:
 
 _lock = threading.Lock()
 _buffer: dict[DimensionKey, dict[str, _Series]] = {}
-_sink: Sink | None = _stdout
+STDOUT_SINK: Sink = _stdout  # Lambda's: stdout lines reach CloudWatch
+_sink: Sink | None = STDOUT_SINK
 _last_flush: float | None = None  # time.monotonic() of the last flush_if_due that wrote
 
 

@@ -91,6 +91,20 @@ def one_botocore_loader() -> None:
     session.create_loader = functools.cache(session.create_loader)
 
 
+@pytest.fixture(autouse=True)
+def metrics_as_in_lambda() -> Iterator[None]:
+    """Every test starts with metrics as a Lambda process has them: written to stdout, nothing
+    pending. Tests (and an in-process local stack) that swap the sink cannot leak it into the
+    next test on the same worker."""
+    from chalicelib import metrics
+
+    metrics.set_sink(metrics.STDOUT_SINK)
+    metrics.reset()
+    yield
+    metrics.set_sink(metrics.STDOUT_SINK)
+    metrics.reset()
+
+
 @pytest.fixture
 def serialized_moto(atomic_dynamodb: Any) -> None:
     """Names the dependency in race tests; the serialisation itself is session-wide."""

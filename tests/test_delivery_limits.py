@@ -139,7 +139,7 @@ def heartbeats() -> Any:
     metrics.reset()
     metrics.set_sink(lambda line: lines.append(json.loads(line)))
     yield lines
-    metrics.set_sink(None)
+    metrics.set_sink(metrics.STDOUT_SINK)
     metrics.reset()
 
 

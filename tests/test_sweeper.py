@@ -280,7 +280,7 @@ class TestMetrics:
         metrics.reset()
         metrics.set_sink(lambda line: captured.append(json.loads(line)))
         yield captured
-        metrics.set_sink(None)
+        metrics.set_sink(metrics.STDOUT_SINK)
         metrics.reset()
 
     @staticmethod
