@@ -141,17 +141,11 @@ def _slug(name: str, value: Any) -> str:
 
 
 def _period(name: str, value: Any) -> int:
-    # bool is an int subclass in Python; JSON true is not a number.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationFailed(f"{name} is not a number")
-    if value < MIN_PERIOD_SECONDS:
-        raise ValidationFailed(f"{name} is too small")
-    if value > MAX_PERIOD_SECONDS:
-        raise ValidationFailed(f"{name} is too large")
-    return value
+    return _number(name, value, MIN_PERIOD_SECONDS, MAX_PERIOD_SECONDS)
 
 
 def _number(name: str, value: Any, low: int, high: int) -> int:
+    # bool is an int subclass in Python; JSON true is not a number.
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationFailed(f"{name} is not a number")
     if value < low:
