@@ -536,6 +536,11 @@ def test_text_contrast_labels_and_keyboard(
             break
     else:
         pytest.fail("Tab never reached the check's link")
+    # The list rebuilds its rows on every refresh (and as sparklines load): the focus stays put.
+    page.evaluate("document.activeElement.closest('tr').dataset.before = 'refresh'")
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(page.locator("tr[data-before]")).to_have_count(0, timeout=WAIT_MS)
+    expect(target).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_contain_text("late-job", timeout=WAIT_MS)
     expect(page.locator("table.pings")).to_be_visible(timeout=WAIT_MS)

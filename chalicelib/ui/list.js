@@ -61,13 +61,22 @@ export class ListView {
     this.renderCounts(checks);
     this.renderTags(checks);
     const shown = this.sorted(checks.filter((c) => this.matches(c)));
+    const focused = this.focusedCheck();
     replace(this.body, shown.map((check) => this.row(check, now)));
+    // Rows are rebuilt on every refresh and sparkline load; a keyboard user keeps their place.
+    if (focused) this.body.querySelector(`tr[data-check="${CSS.escape(focused)}"] a`)?.focus({ preventScroll: true });
     this.observer.disconnect();
     for (const cell of this.body.querySelectorAll('[data-runs]')) this.observer.observe(cell);
     this.empty.hidden = shown.length > 0;
     this.empty.textContent = checks.length
       ? 'No check matches the filter.'
       : (this.app.readonly ? 'This project has no checks yet.' : 'No checks yet. Create one, then ping its URL from your job.');
+  }
+
+  // The check whose row holds the keyboard focus, if any.
+  focusedCheck() {
+    const active = document.activeElement;
+    return active && this.body.contains(active) ? active.closest('tr')?.dataset.check : null;
   }
 
   renderCounts(checks) {
