@@ -14,7 +14,7 @@ from typing import Any
 
 from chalice.app import Chalice, Rate, Request, Response, SQSEvent
 
-from chalicelib import channel_routes, metrics, notifier, pings, service, wiring
+from chalicelib import channel_routes, metrics, notifier, pings, sweeps, wiring
 from chalicelib.api_routes import routes as api_routes
 from chalicelib.badge_routes import routes as badge_routes
 from chalicelib.clock import utc_now
@@ -82,7 +82,7 @@ def sweep(event: Any) -> None:
     # event.context, not app.lambda_context: Chalice sets the latter for HTTP only (traps.md §2).
     remaining_ms = getattr(event.context, "get_remaining_time_in_millis", None)
     time_left = None if remaining_ms is None else lambda: remaining_ms() / 1000
-    service.sweep_invocation(deps(), utc_now, time.sleep, time_left=time_left)
+    sweeps.sweep_invocation(deps(), utc_now, time.sleep, time_left=time_left)
 
 
 # The queue's name is needed when chalice deploys or packages (it imports this module then),

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from chalicelib.alerts import Alerter
 from chalicelib.badges import BadgeSnapshots
-from chalicelib.channel_ports import ChannelStore
-from chalicelib.domain import Check
-from chalicelib.settings import Settings
-from chalicelib.store import CheckStore
+
+if TYPE_CHECKING:  # the ports are types only here; a cold ping imports what it uses of them
+    from chalicelib.alerts import Alerter
+    from chalicelib.channel_ports import ChannelStore
+    from chalicelib.domain import Check
+    from chalicelib.settings import Settings
+    from chalicelib.store import CheckStore
 
 SNAPSHOT_CACHE_SIZE = 1024
 

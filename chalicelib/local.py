@@ -159,12 +159,12 @@ def print_alerts(queue_url: str, stop: threading.Event) -> None:
 
 
 def run_sweeper(every: float, stop: threading.Event) -> None:
-    from chalicelib import service
+    from chalicelib import sweeps
     from chalicelib.wiring import deps
 
     while not stop.wait(every):
         try:
-            report = service.sweep(deps(), utc_now())
+            report = sweeps.sweep(deps(), utc_now())
         except Exception as error:  # keep sweeping: the next pass retries
             print(f"sweep failed: {error!r}", file=sys.stderr, flush=True)
             continue

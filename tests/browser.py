@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from chalicelib import management, service
+from chalicelib import management, service, sweeps
 from chalicelib.deps import Deps
 from chalicelib.domain import Ping
 from chalicelib.dynamo import DynamoStore
@@ -173,7 +173,7 @@ class Seeder:
         )
 
     def sweep(self) -> None:
-        service.sweep(self.deps, self.now)
+        sweeps.sweep(self.deps, self.now)
 
 
 DAY = timedelta(days=1)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
 
-from chalicelib import domain, management, service
+from chalicelib import domain, management, service, sweeps
 from chalicelib.domain import Action, Ping
 from chalicelib.quiet import QuietWindow
 from chalicelib.spec import CheckSpec
@@ -346,7 +346,7 @@ def run(scenario: Scenario, deps: Any, clock: SimClock, project: str, due_index:
     timeline = sorted(
         (at, job.uuid, kind, rid) for job in scenario.jobs for at, kind, rid in job.pings
     )
-    sweeps = index = 0
+    swept = index = 0
     minute = START
     dues: dict[str, datetime] = due_index()
     while minute <= scenario.end:
@@ -366,11 +366,11 @@ def run(scenario: Scenario, deps: Any, clock: SimClock, project: str, due_index:
         if next_sweep is None or next_sweep > scenario.end:
             break
         clock.now = next_sweep
-        service.sweep(deps, next_sweep)
+        sweeps.sweep(deps, next_sweep)
         dues = due_index()
-        sweeps += 1
+        swept += 1
         minute = next_sweep + MIN
-    return _outcome(scenario, deps, len(timeline), sweeps)
+    return _outcome(scenario, deps, len(timeline), swept)
 
 
 def _note_due(dues: dict[str, datetime], check: Any) -> None:

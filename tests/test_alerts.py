@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import service, sns
+from chalicelib import sns, sweeps
 from chalicelib.alerts import Alert
 from chalicelib.domain import Check, Flip, LoggedPing, Ping
 from chalicelib.items import check_to_item
@@ -99,7 +99,7 @@ def test_a_maximal_check_alerts_within_the_sns_limit(
     stored = deps.store.get_check(CHECK_UUID)
     deps.store.write_ping(stored, stored, "success", maximal_ping(filler).ping, T0)
 
-    report = service.sweep(deps, T0 + 5 * MINUTE)
+    report = sweeps.sweep(deps, T0 + 5 * MINUTE)
 
     assert (report.flipped, report.alerts_delivered, report.alerts_failed) == (1, 1, 0)
     (size,), (wire,) = meter.sizes, meter.wire

@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import management, metrics, service
+from chalicelib import management, metrics, service, sweeps
 from chalicelib.domain import Ping
 from chalicelib.items import PAGE_PINGS
 from chalicelib.spec import CheckSpec
@@ -80,7 +80,7 @@ class TestMalformedItems:
         corrupt(deps, checks[1].uuid, update, values)
         metrics.reset()
 
-        report = service.sweep(deps, T0 + 5 * MINUTE)
+        report = sweeps.sweep(deps, T0 + 5 * MINUTE)
 
         assert report.flipped == 2
         alerted = {a["document"]["check"]["uuid"] for a in read_alerts(aws["queue_url"])}
@@ -232,9 +232,9 @@ class TestDeleteRacingAPing:
         original_delete = deps.store.delete_check
         deps.store.delete_check = lambda _: original_delete(deps.store.get_check(check.uuid))
 
-        report = service.SweepReport()
+        report = sweeps.SweepReport()
         for snapshot in due:
-            service._sweep_check(deps, snapshot, T0 + 5 * MINUTE, report)
+            sweeps._sweep_check(deps, snapshot, T0 + 5 * MINUTE, report)
 
         assert (report.flipped, report.errors) == (1, 0)
         assert_nothing_left(deps, check)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import management, service
+from chalicelib import management, service, sweeps
 from chalicelib.domain import Ping
 from chalicelib.spec import CheckSpec
 from tests.conftest import T0, read_alerts
@@ -80,7 +80,7 @@ def test_an_undeliverable_alert_backs_off_and_never_delays_another(
         now[0] = T0 + minute * MINUTE
         if minute == 50:
             attempts.failing.clear()  # SNS takes it again
-        service.sweep(deps, now[0])
+        sweeps.sweep(deps, now[0])
         received += [(minute, alert) for alert in delivered(aws["queue_url"])]
 
     # Every minute three times (a blip), then 2, 4, 8 and 15 minutes apart.
@@ -104,7 +104,7 @@ def test_a_sweep_publishes_at_most_its_limit_and_leaves_the_rest(
     deps.settings = replace(deps.settings, sweep_publish_limit=5)
     checks = [pinged_check(deps, project) for _ in range(12)]
 
-    reports = [service.sweep(deps, T0 + minute * MINUTE) for minute in (5, 6, 7, 8)]
+    reports = [sweeps.sweep(deps, T0 + minute * MINUTE) for minute in (5, 6, 7, 8)]
 
     assert [(r.flipped, r.alerts_delivered, r.alerts_deferred) for r in reports] == [
         (12, 5, 7),
@@ -166,7 +166,7 @@ def test_a_sweep_stops_at_its_time_budget_and_the_next_finishes(
     deps.alerter = SlowSns(deps.alerter, now)
     left = None if time_left is None else (lambda: time_left)
 
-    (first,) = service.sweep_invocation(deps, lambda: now[0], lambda _: None, time_left=left)
+    (first,) = sweeps.sweep_invocation(deps, lambda: now[0], lambda _: None, time_left=left)
 
     assert (first.flipped, first.alerts_delivered, first.out_of_time) == (
         first_pass,
@@ -177,7 +177,7 @@ def test_a_sweep_stops_at_its_time_budget_and_the_next_finishes(
     passes = [first]
     while passes[-1].out_of_time:
         now[0] = T0 + (5 + len(passes)) * MINUTE
-        passes += service.sweep_invocation(deps, lambda: now[0], lambda _: None, time_left=left)
+        passes += sweeps.sweep_invocation(deps, lambda: now[0], lambda _: None, time_left=left)
     assert sum(p.flipped for p in passes) == sum(p.alerts_delivered for p in passes) == 10
     alerts = delivered(aws["queue_url"])
     assert sorted(uuid for uuid, _, _ in alerts) == sorted(c.uuid for c in checks)
@@ -192,7 +192,7 @@ def test_the_lambda_handler_bounds_the_sweep_by_its_remaining_time(
         seen.append(kwargs["time_left"]())
         return []
 
-    monkeypatch.setattr(service, "sweep_invocation", recording)
+    monkeypatch.setattr(sweeps, "sweep_invocation", recording)
     event = client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
     )

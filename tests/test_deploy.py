@@ -653,7 +653,7 @@ def test_pings_have_a_public_function_url_on_their_own_function(template: dict[s
     assert permissions["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
     assert permissions["lambda:InvokeFunction"]["Principal"] == "*"
     ping = resources[FUNCTION_IDS["ping"]]["Properties"]
-    assert ping["Handler"] == PING_HANDLER == "chalicelib.ping_function.handler"
+    assert ping["Handler"] == PING_HANDLER == "chalicelib.lambda_entry.ping"
     assert "Events" not in ping  # no API Gateway route leads to it
     # Checks that ?create=1 makes through the URL get the REST API's URLs, not the URL's.
     site_root = ping["Environment"]["Variables"]["VIGIL_SITE_ROOT"]["Fn::Sub"]
@@ -719,13 +719,15 @@ def test_the_zip_ships_bytecode_python_loads_without_its_source(
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().startswith("/")
     # The ping function's Handler loads from the zip alone, without the Chalice app, the
-    # Management API or the channel modules (its cold start is why it has its own entry).
+    # Management API, the channel modules, the sweep, alert delivery or the spec parser (a
+    # steady ping uses none of them; its cold start is why it has its own entry).
     module, name = ping["Properties"]["Handler"].rsplit(".", 1)
     probe = (
         f"import sys, {module} as m; assert callable(m.{name}); "
         "print(sorted(n for n in sys.modules if n == 'app' or n.startswith(("
         "'chalicelib.management', 'chalicelib.channels', 'chalicelib.channel_service', "
-        "'chalicelib.notifier', 'chalicelib.api_routes', 'chalicelib.dashboard'))))"
+        "'chalicelib.notifier', 'chalicelib.api_routes', 'chalicelib.dashboard', "
+        "'chalicelib.sweeps', 'chalicelib.delivery', 'chalicelib.spec'))))"
     )
     done = subprocess.run(
         [sys.executable, "-B", "-c", probe],

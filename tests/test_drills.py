@@ -25,7 +25,7 @@ import boto3
 import pytest
 from cronsim import CronSim
 
-from chalicelib import management, service
+from chalicelib import management, service, sweeps
 from chalicelib.deps import Deps
 from chalicelib.domain import Check, LoggedPing, Ping
 from chalicelib.dynamo import DynamoStore
@@ -168,7 +168,7 @@ def test_4_sweepers_racing_over_500_due_checks_alert_exactly_500_times(
         sweeper.alerter = Recording(sweeper.alerter, published)
     now = T0 + 5 * MINUTE
     with ThreadPoolExecutor(4) as pool:
-        reports = list(pool.map(lambda d: service.sweep(d, now), sweepers))
+        reports = list(pool.map(lambda d: sweeps.sweep(d, now), sweepers))
 
     assert sum(r.flipped for r in reports) == 500
     assert sum(r.errors for r in reports) == 0
@@ -240,7 +240,7 @@ def test_sns_failing_30_percent_delivers_every_alert_within_the_following_sweeps
         if minute == 25:  # every job runs again: each recovery alerts "up" from its ping
             for check in checks:
                 service.record_ping(deps, check.uuid, Ping("success"), now)
-        service.sweep(deps, now)
+        sweeps.sweep(deps, now)
         for key, flip_ids in alerts_by_check(aws["queue_url"]).items():
             for flip_id in flip_ids:
                 received.setdefault(flip_id, []).append(now)
@@ -350,7 +350,7 @@ def test_throttled_dynamodb_is_retried_and_nothing_is_lost(
         for check in checks:
             ping = Ping("success", body=b"%d" % minute)
             service.record_ping(deps, check.uuid, ping, T0 + minute * MINUTE)
-    reports = [service.sweep(deps, T0 + m * MINUTE) for m in range(3, 8)]
+    reports = [sweeps.sweep(deps, T0 + m * MINUTE) for m in range(3, 8)]
     for check in checks:
         service.record_ping(deps, check.uuid, Ping("success"), T0 + 10 * MINUTE)
 
@@ -399,17 +399,17 @@ def test_sweep_killed_midway_is_finished_by_the_next_sweeps(
     _die_on_fourth_call(deps, monkeypatch, where)
     killed_at = T0 + 5 * MINUTE
     with pytest.raises(Killed):
-        service.sweep(deps, killed_at)
+        sweeps.sweep(deps, killed_at)
     monkeypatch.undo()
     before = alerts_by_check(aws["queue_url"])
     assert len(before) == 3 + published_before_death
 
     # Within the dead sweep's lease the rest is finished, and its orphaned flip left alone.
-    report = service.sweep(deps, killed_at + timedelta(seconds=30))
+    report = sweeps.sweep(deps, killed_at + timedelta(seconds=30))
     assert (report.flipped, report.alerts_delivered) == (6, 6)
     # Once the lease has run out, the orphaned flip is delivered, once.
-    assert service.sweep(deps, killed_at + MINUTE).alerts_delivered == 1
-    assert service.sweep(deps, killed_at + 5 * MINUTE).alerts_delivered == 0
+    assert sweeps.sweep(deps, killed_at + MINUTE).alerts_delivered == 1
+    assert sweeps.sweep(deps, killed_at + 5 * MINUTE).alerts_delivered == 0
 
     after = alerts_by_check(aws["queue_url"])
     delivered = {key: before.get(key, []) + after.get(key, []) for key in {*before, *after}}
@@ -577,7 +577,7 @@ class Simulation:
         self.recorder = RecordingAlerter(lambda: self.now)
         self.hint = hint  # () -> the earliest alert_after in the due index, or None
         self.every = every  # the background sweep's period
-        self.reports: list[service.SweepReport] = []
+        self.reports: list[sweeps.SweepReport] = []
         self.pinged: Counter[str] = Counter()
         self._last_sweep = span[0] - MINUTE
         self._background = span[0]
@@ -602,7 +602,7 @@ class Simulation:
     def _sweep_until(self, moment: datetime) -> None:
         while (at := self._next_sweep()) <= moment:
             self.now = at
-            self.reports.append(service.sweep(self.deps, at))
+            self.reports.append(sweeps.sweep(self.deps, at))
             self._last_sweep = at
             while self._background <= at:
                 self._background += self.every

@@ -9,6 +9,7 @@ headers must match, and so must what the ping log recorded.
 from __future__ import annotations
 
 import base64
+import gc
 import importlib
 import json
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import time_machine
 
-from chalicelib import function_url
+from chalicelib import function_url, lambda_entry, ping_function
 from tests.conftest import T0
 
 # The notifier's moto stack (notify queue, dead letters, the channel API) for the alert test.
@@ -334,8 +335,6 @@ def test_the_ping_entry_logs_in_chalice_s_format_to_stdout(
 
     from chalice.app import Chalice
 
-    from chalicelib import ping_function
-
     logger = logging.getLogger(ping_function.LOGGER)
     monkeypatch.setattr(logger, "handlers", [])
     monkeypatch.setattr(logger, "propagate", True)
@@ -443,3 +442,44 @@ def test_a_channel_only_check_brought_up_through_the_url_alerts_its_channel_as_t
     assert sorted(url_up) == sorted(rest_up)
     assert url_up["check"]["name"] == "by-url" and rest_up["check"]["name"] == "by-rest"
     assert read_alerts(spy) == []  # neither door told the topic's subscribers
+
+
+LAMBDA_ENVIRON = {"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}
+
+
+@pytest.fixture
+def fresh_module(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A module that records, as it loads, whether the garbage collector was on."""
+    name = f"gc_probe_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text("import gc\nCOLLECTING = gc.isenabled()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    gc.unfreeze()  # whatever a test froze goes back to the collector
+    gc.enable()
+
+
+def test_in_lambda_the_handler_loads_with_the_collector_off_and_is_frozen_after(
+    fresh_module: str,
+) -> None:
+    frozen = gc.get_freeze_count()
+    module = lambda_entry.load(fresh_module, LAMBDA_ENVIRON)
+    assert module.COLLECTING is False  # no collection while the init phase imports
+    assert gc.isenabled()  # a warm request's garbage is collected as usual
+    assert gc.get_freeze_count() > frozen  # what the import built is out of its reach
+
+
+def test_outside_lambda_the_handler_loads_as_any_module(fresh_module: str) -> None:
+    frozen = gc.get_freeze_count()
+    module = lambda_entry.load(fresh_module, {})
+    assert module.COLLECTING is True
+    assert gc.get_freeze_count() == frozen
+
+
+def test_a_disabled_collector_stays_disabled_after_the_handler_loads(fresh_module: str) -> None:
+    gc.disable()
+    lambda_entry.load(fresh_module, LAMBDA_ENVIRON)
+    assert not gc.isenabled()
+
+
+def test_the_ping_handler_is_the_ping_function_s_entry() -> None:
+    assert ping_entry() is ping_function.handler

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import migration, service
+from chalicelib import migration, service, sweeps
 from chalicelib.domain import Check, Ping
 from chalicelib.dynamo import DUE_INDEX, LEGACY_DUE_INDEX, PROJECT_INDEX, TABLE_SCHEMA
 from chalicelib.items import check_to_item
@@ -169,7 +169,7 @@ def test_old_layout_items_migrate_and_the_api_and_sweeper_see_them(
 
     # The sweeper finds both through the new index: the busy one by its last ping, the quiet
     # one by the deadline the old code moved.
-    report = service.sweep(deps, T0 + 10 * MINUTE)
+    report = sweeps.sweep(deps, T0 + 10 * MINUTE)
 
     assert (report.flipped, report.errors) == (2, 0)
     alerted = sorted(a["document"]["check"]["uuid"] for a in read_alerts(aws["queue_url"]))

@@ -674,7 +674,7 @@ def test_without_a_notifier_an_alert_for_channels_stays_in_the_outbox(
     client: Any, deps: Any, project: Any, aws: dict[str, str]
 ) -> None:
     """No queue configured: the alert must not go to the topic's subscribers instead."""
-    from chalicelib import service
+    from chalicelib import service, sweeps
     from tests.conftest import read_alerts
 
     headers = {"X-Api-Key": project.api_key, **JSON}
@@ -683,7 +683,7 @@ def test_without_a_notifier_an_alert_for_channels_stays_in_the_outbox(
     body = json.dumps({"name": "c", "timeout": 60, "grace": 60, "channels": channel["id"]})
     check = json.loads(client.http.post("/api/v3/checks/", headers=headers, body=body).body)
     service.record_ping(deps, check["uuid"], _ping(), T0)
-    report = service.sweep(deps, T0 + timedelta(minutes=5))
+    report = sweeps.sweep(deps, T0 + timedelta(minutes=5))
     assert (report.flipped, report.alerts_failed) == (1, 1)
     assert read_alerts(aws["queue_url"]) == []
 

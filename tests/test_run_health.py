@@ -521,11 +521,11 @@ def test_self_cycles_and_other_projects_dependencies_get_400(stack: Stack, deps:
 
 
 def _stale_twice(deps: Any, check_uuid: str, now: datetime) -> None:
-    from chalicelib import service
+    from chalicelib import sweeps
 
     snapshot = deps.store.get_check(check_uuid)
     for _ in range(2):  # the second works from the same read, as a racing sweeper would
-        service._sweep_check(deps, snapshot, now, service.SweepReport())
+        sweeps._sweep_check(deps, snapshot, now, sweeps.SweepReport())
 
 
 def test_racing_sweepers_send_a_reminder_once(stack: Stack, deps: Any) -> None:

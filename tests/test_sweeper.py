@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from chalicelib import management, service
+from chalicelib import management, service, sweeps
 from chalicelib.domain import Ping
 from chalicelib.spec import CheckSpec
 from tests.conftest import T0, read_alerts
@@ -45,7 +45,7 @@ class TestSweep:
     ) -> None:
         check = pinged_check(deps, project)
         for minute in range(2, 30):
-            service.sweep(deps, T0 + minute * MINUTE)
+            sweeps.sweep(deps, T0 + minute * MINUTE)
         (alert,) = read_alerts(aws["queue_url"])
         assert alert["document"]["check"]["uuid"] == check.uuid
         assert deps.store.get_check(check.uuid).status == "down"
@@ -55,9 +55,9 @@ class TestSweep:
     ) -> None:
         check = pinged_check(deps, project, timeout=3600, max_duration=120)
         service.record_ping(deps, check.uuid, Ping("start"), T0 + MINUTE)
-        service.sweep(deps, T0 + 3 * MINUTE - timedelta(seconds=1))
+        sweeps.sweep(deps, T0 + 3 * MINUTE - timedelta(seconds=1))
         assert read_alerts(aws["queue_url"]) == []
-        service.sweep(deps, T0 + 3 * MINUTE)
+        sweeps.sweep(deps, T0 + 3 * MINUTE)
         (alert,) = read_alerts(aws["queue_url"])
         assert alert["MessageAttributes"]["reason"]["Value"] == "overrun"
 
@@ -76,7 +76,7 @@ class TestSweep:
 
     def test_flips_are_recorded(self, deps: Any, project: Any) -> None:
         check = pinged_check(deps, project)
-        service.sweep(deps, T0 + 5 * MINUTE)
+        sweeps.sweep(deps, T0 + 5 * MINUTE)
         service.record_ping(deps, check.uuid, Ping("success"), T0 + 6 * MINUTE)
         flips = [(f.old, f.new, f.reason) for f in deps.store.flips(check.uuid)]
         assert flips == [("down", "up", "ping"), ("up", "down", "timeout"), ("new", "up", "ping")]
@@ -93,7 +93,7 @@ class TestSweep:
             UpdateExpression="SET schedule = :bad, alert_after = :due, due_bucket = :due",
             ExpressionAttributeValues={":bad": {"S": "not cron"}, ":due": {"N": "1"}},
         )
-        report = service.sweep(deps, T0 + 5 * MINUTE)
+        report = sweeps.sweep(deps, T0 + 5 * MINUTE)
         assert (report.errors, report.flipped) == (1, 1)
         (alert,) = read_alerts(aws["queue_url"])
         assert alert["document"]["check"]["uuid"] == healthy.uuid
@@ -109,10 +109,10 @@ class TestRaces:
         now = T0 + 5 * MINUTE
         first = list(deps.store.due_checks(now))
         second = list(deps.store.due_checks(now))
-        reports = [service.SweepReport(), service.SweepReport()]
+        reports = [sweeps.SweepReport(), sweeps.SweepReport()]
         for snapshot, report in zip((first, second), reports, strict=True):
             for check in snapshot:
-                service._sweep_check(deps, check, now, report)
+                sweeps._sweep_check(deps, check, now, report)
         assert (reports[0].flipped, reports[1].flipped, reports[1].lost_races) == (1, 0, 1)
         assert len(read_alerts(aws["queue_url"])) == 1
 
@@ -123,7 +123,7 @@ class TestRaces:
             pinged_check(deps, project)
         now = T0 + 5 * MINUTE
         with ThreadPoolExecutor(4) as pool:
-            reports = list(pool.map(lambda _: service.sweep(deps, now), range(4)))
+            reports = list(pool.map(lambda _: sweeps.sweep(deps, now), range(4)))
         assert sum(r.flipped for r in reports) == 20
         assert len(read_alerts(aws["queue_url"])) == 20
 
@@ -134,9 +134,9 @@ class TestRaces:
         now = T0 + 5 * MINUTE
         stale = list(deps.store.due_checks(now))
         service.record_ping(deps, check.uuid, Ping("success"), now)
-        report = service.SweepReport()
+        report = sweeps.SweepReport()
         for snapshot in stale:
-            service._sweep_check(deps, snapshot, now, report)
+            sweeps._sweep_check(deps, snapshot, now, report)
         assert report.flipped == 0
         assert read_alerts(aws["queue_url"]) == []
 
@@ -170,16 +170,16 @@ class TestDelivery:
         deps.alerter._client = sns
         with Stubber(sns) as stub:
             stub.add_client_error("publish", "InternalError", http_status_code=500)
-            report = service.sweep(deps, T0 + 5 * MINUTE)
+            report = sweeps.sweep(deps, T0 + 5 * MINUTE)
         assert (report.flipped, report.alerts_failed) == (1, 1)
         assert read_alerts(aws["queue_url"]) == []
         # Within the lease nobody retries: the writer may still be publishing.
-        assert service.sweep(deps, T0 + 5 * MINUTE + timedelta(seconds=59)).alerts_delivered == 0
-        report = service.sweep(deps, T0 + 6 * MINUTE)
+        assert sweeps.sweep(deps, T0 + 5 * MINUTE + timedelta(seconds=59)).alerts_delivered == 0
+        report = sweeps.sweep(deps, T0 + 6 * MINUTE)
         assert report.alerts_delivered == 1
         (alert,) = read_alerts(aws["queue_url"])
         assert alert["document"]["check"]["uuid"] == check.uuid
-        assert service.sweep(deps, T0 + 10 * MINUTE).alerts_delivered == 0
+        assert sweeps.sweep(deps, T0 + 10 * MINUTE).alerts_delivered == 0
         assert read_alerts(aws["queue_url"]) == []
 
     def test_failed_publish_on_fail_ping_still_answers_and_retries(
@@ -192,13 +192,13 @@ class TestDelivery:
             stub.add_client_error("publish", "Throttling", http_status_code=400)
             service.record_ping(deps, check.uuid, Ping("fail"), T0 + MINUTE)
         assert deps.store.get_check(check.uuid).status == "down"
-        service.sweep(deps, T0 + 3 * MINUTE)
+        sweeps.sweep(deps, T0 + 3 * MINUTE)
         (alert,) = read_alerts(aws["queue_url"])
         assert alert["document"]["reason"] == "fail"
 
     def test_alert_format(self, deps: Any, project: Any, aws: dict[str, str]) -> None:
         check = pinged_check(deps, project, name="nightly-backup", tags="prod db")
-        service.sweep(deps, T0 + 5 * MINUTE)
+        sweeps.sweep(deps, T0 + 5 * MINUTE)
         (alert,) = read_alerts(aws["queue_url"])
         document = alert["document"]
         assert alert["Subject"] == "DOWN: nightly-backup"
@@ -233,7 +233,7 @@ class TestDelivery:
             Attributes={"FilterPolicy": '{"event": ["up"]}'},
         )
         check = pinged_check(deps, project)
-        service.sweep(deps, T0 + 5 * MINUTE)
+        sweeps.sweep(deps, T0 + 5 * MINUTE)
         service.record_ping(deps, check.uuid, Ping("success"), T0 + 6 * MINUTE)
         assert len(read_alerts(aws["queue_url"])) == 2
         (only,) = read_alerts(url)
@@ -247,7 +247,7 @@ class TestFastMode:
         deps.settings = replace(deps.settings, sweep_seconds=seconds)
         now = [T0]
         swept: list[datetime] = []
-        original = service.sweep
+        original = sweeps.sweep
 
         def recording_sweep(d: Any, at: datetime, *limits: Any) -> Any:
             swept.append(at)
@@ -257,8 +257,8 @@ class TestFastMode:
             now[0] += timedelta(seconds=seconds)
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(service, "sweep", recording_sweep)
-            service.sweep_invocation(deps, lambda: now[0], sleep)
+            patch.setattr(sweeps, "sweep", recording_sweep)
+            sweeps.sweep_invocation(deps, lambda: now[0], sleep)
         return swept
 
     def test_default_is_one_pass(self, deps: Any) -> None:
@@ -295,7 +295,7 @@ class TestMetrics:
         pinged_check(deps, project)
         metrics.reset()  # the ping's own metrics belong to its request, not to this sweep
         now = [T0 + 5 * MINUTE]
-        service.sweep_invocation(deps, lambda: now[0], lambda _: None)
+        sweeps.sweep_invocation(deps, lambda: now[0], lambda _: None)
         assert self.values(lines, "SweepCompleted") == [1.0]
         assert self.values(lines, "DueChecks") == [1.0]
         assert self.values(lines, "OldestDueLagSeconds") == [180.0]
@@ -310,7 +310,7 @@ class TestMetrics:
 
         monkeypatch.setattr(deps.store, "due_checks", broken)
         with pytest.raises(RuntimeError):
-            service.sweep_invocation(deps, lambda: T0, lambda _: None)
+            sweeps.sweep_invocation(deps, lambda: T0, lambda _: None)
         from chalicelib import metrics
 
         metrics.flush()

@@ -67,7 +67,7 @@ POLICY_IDS = {
 NOTIFY_EVENT = "NotifySqsEventSource"
 PING_URL_ID = "PingFunctionUrl"
 # The ping function's Lambda entry (chalice would name app.ping_url), imported without app.py.
-PING_HANDLER = "chalicelib.ping_function.handler"
+PING_HANDLER = "chalicelib.lambda_entry.ping"
 PING_URL_PERMISSION_IDS = ("PingFunctionUrlPublicInvokeUrl", "PingFunctionUrlPublicInvoke")
 
 # Lambda's JSON log format; its own START/END/REPORT lines only at WARN (they cost 418 B per

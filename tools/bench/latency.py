@@ -123,9 +123,9 @@ def _simulate(
 
     Returns how many sweeps ran; every publish is appended to ``published``.
     """
-    from chalicelib import service
+    from chalicelib import sweeps
 
-    sweeps = 0
+    invocations = 0
     minute = min(due for _, due in fleet).replace(second=0, microsecond=0)
     last = max(due for _, due in fleet) + 2 * MINUTE
     # One due shard: a sweep then makes one index query instead of four, which moto answers
@@ -142,13 +142,13 @@ def _simulate(
 
         while minute <= last:
             now[0] = minute
-            reports = service.sweep_invocation(sb.deps, lambda: now[0], sleep)
+            reports = sweeps.sweep_invocation(sb.deps, lambda: now[0], sleep)
             if any(report.alerts_failed or report.errors for report in reports):
                 raise RuntimeError(f"a sweep failed at {minute}: {reports}")
-            sweeps += len(reports)
+            invocations += len(reports)
             minute += MINUTE
     published.extend(recorder.published)
-    return sweeps
+    return invocations
 
 
 def _score(

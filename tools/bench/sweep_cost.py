@@ -60,12 +60,12 @@ def _fleet(size: int) -> FleetRow:
     checks = [_check(i) for i in range(size)]
     due = sum(1 for i in range(size) if i % DUE_EVERY == 0)
     with sandbox(metered=True) as sb:
-        from chalicelib import service
+        from chalicelib import sweeps
 
         sb.seed(checks)
         scan = _full_scan(sb.raw, sb.deps.settings.table, checks, sb.deps.settings.due_shards)
-        sweep = _timed(sb.meter, lambda: service.sweep(sb.deps, NOW))
-        idle = _timed(sb.meter, lambda: service.sweep(sb.deps, NOW))
+        sweep = _timed(sb.meter, lambda: sweeps.sweep(sb.deps, NOW))
+        idle = _timed(sb.meter, lambda: sweeps.sweep(sb.deps, NOW))
     return FleetRow(size, due, sweep, idle, scan)
 
 
