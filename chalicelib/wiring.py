@@ -21,12 +21,12 @@ from chalicelib.channel_store import DynamoChannelStore
 from chalicelib.deps import Deps
 from chalicelib.dynamo import DynamoStore
 from chalicelib.errors import ConfigError
-from chalicelib.notify_queue import RoutingAlerter, SnsPublisher, SqsQueue
-from chalicelib.routing import topic_channel_id
 from chalicelib.settings import Settings
 
-if TYPE_CHECKING:  # the notifier and its channel modules are off the ping path (cold start)
+if TYPE_CHECKING:  # off a steady ping's path (cold start): see DeferredAlerter, build_notifier
+    from chalicelib.alerts import Alert, Alerter
     from chalicelib.notifier import Notifier
+    from chalicelib.notify_queue import SqsQueue
 
 _deps: Deps | None = None
 _notifier: Notifier | None = None
@@ -64,13 +64,39 @@ def _client(service: str) -> Any:
     return early if early is not None else aws_client(service)
 
 
-def build_deps(settings: Settings) -> Deps:
-    alerter = RoutingAlerter(
+class DeferredAlerter:
+    """The alerter, built when the first alert goes out rather than with ``Deps``.
+
+    Most pings flip nothing, and the routing alerter's modules (SNS messages, the notify
+    queue, channel routing, the alert document) are a measurable part of a cold ping's
+    imports (docs/performance.md, issue 10). ``target`` is the built alerter.
+    """
+
+    def __init__(self, build: Callable[[], Alerter]) -> None:
+        self._build = build
+
+    @functools.cached_property
+    def target(self) -> Alerter:
+        return self._build()
+
+    def publish(self, alert: Alert) -> str:
+        return self.target.publish(alert)
+
+
+def routing_alerter(settings: Settings) -> Alerter:
+    """Alerts to the topic, or to the notify queue for checks routed to other channels."""
+    from chalicelib.notify_queue import RoutingAlerter
+    from chalicelib.routing import topic_channel_id
+
+    return RoutingAlerter(
         lambda: _client("sns"),
         settings.topic_arn,
         notify_queue(settings),
         topic_channel_id(settings.topic_arn),
     )
+
+
+def build_deps(settings: Settings) -> Deps:
     return Deps(
         settings=settings,
         store=DynamoStore(
@@ -79,7 +105,7 @@ def build_deps(settings: Settings) -> Deps:
             due_shards=settings.due_shards,
             ping_log_limit=settings.ping_log_limit,
         ),
-        alerter=alerter,
+        alerter=DeferredAlerter(functools.partial(routing_alerter, settings)),
         channels=DynamoChannelStore(
             lambda: _client("dynamodb"),
             lambda: _client("kms"),
@@ -90,6 +116,8 @@ def build_deps(settings: Settings) -> Deps:
 
 
 def notify_queue(settings: Settings) -> SqsQueue | None:
+    from chalicelib.notify_queue import SqsQueue
+
     if not settings.notify_queue_url:
         return None  # no notifier deployed: every alert goes to the topic, as before
     return SqsQueue(lambda: _client("sqs"), settings.notify_queue_url, settings.dead_letter_url)
@@ -101,6 +129,8 @@ def build_notifier(built: Deps, say: Callable[[str], None] | None = None) -> Not
 
     from chalicelib.channels.sender import send
     from chalicelib.notifier import Notifier
+    from chalicelib.notify_queue import SnsPublisher
+    from chalicelib.routing import topic_channel_id
 
     settings = built.settings
     queue = notify_queue(settings)

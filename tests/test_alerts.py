@@ -84,7 +84,7 @@ def maximal_ping(filler: str) -> LoggedPing:
 @pytest.fixture
 def meter(deps: Any) -> PublishMeter:
     sns = boto3.client("sns")
-    deps.alerter._client = sns
+    deps.alerter.target._client = sns
     return PublishMeter(sns)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from botocore.exceptions import UnknownServiceError
-from botocore.loaders import Loader
+from botocore.loaders import JSONFileLoader, Loader
 
 from chalicelib import aws_clients, wiring
 from tests.conftest import ROOT
@@ -40,6 +43,52 @@ def test_the_loader_never_lists_the_service_directories(monkeypatch: pytest.Monk
     aws_clients.ServicesLoader().load_service_model("dynamodb", "service-2")
 
     assert listed and all(any(name in path for name in aws_clients.SERVICES) for path in listed)
+
+
+def files_a_client_reads(service: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every data file (path without extension) that building ``service``'s client loads."""
+    read: list[str] = []
+    real = aws_clients.PlainJSONFileLoader.load_file
+
+    def recording(self: Any, file_path: str) -> Any:
+        read.append(file_path)
+        return real(self, file_path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(aws_clients.PlainJSONFileLoader, "load_file", recording)
+        patch.setattr(aws_clients, "_loaders", {})  # a fresh loader: nothing cached
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        wiring.aws_client(service)
+    return read
+
+
+@pytest.mark.parametrize("service", aws_clients.SERVICES)
+def test_every_file_a_client_reads_decodes_as_botocore_decodes_it(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = files_a_client_reads(service, monkeypatch)
+    assert any(path.endswith("endpoints") for path in read)  # the 1.25 MB one is among them
+    assert any(path.endswith("service-2") for path in read)
+    for path in read:
+        ours = aws_clients.PlainJSONFileLoader().load_file(path)
+        botocores = JSONFileLoader().load_file(path)
+        if botocores is None:
+            assert ours is None, path
+            continue
+        assert ours == botocores, path
+        # The same order everywhere (botocore's OrderedDicts keep the file's), in plain dicts.
+        assert json.dumps(ours) == json.dumps(botocores), path
+        assert type(ours) is dict
+
+
+def test_a_file_form_the_loader_does_not_know_is_left_to_botocore(tmp_path: Any) -> None:
+    (tmp_path / "model.json.gz").write_bytes(gzip.compress(b'{"b": 1, "a": {"c": [2]}}'))
+
+    assert aws_clients.PlainJSONFileLoader().load_file(str(tmp_path / "model")) == {
+        "b": 1,
+        "a": {"c": [2]},
+    }
+    assert aws_clients.PlainJSONFileLoader().load_file(str(tmp_path / "missing")) is None
 
 
 def test_a_service_vigil_does_not_use_is_refused_by_name() -> None:

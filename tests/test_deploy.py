@@ -719,15 +719,16 @@ def test_the_zip_ships_bytecode_python_loads_without_its_source(
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().startswith("/")
     # The ping function's Handler loads from the zip alone, without the Chalice app, the
-    # Management API, the channel modules, the sweep, alert delivery or the spec parser (a
-    # steady ping uses none of them; its cold start is why it has its own entry).
+    # Management API, the channel modules, the sweep, the alerter and alert delivery, or the
+    # spec parser (a steady ping uses none; its cold start is why it has its own entry).
     module, name = ping["Properties"]["Handler"].rsplit(".", 1)
     probe = (
         f"import sys, {module} as m; assert callable(m.{name}); "
         "print(sorted(n for n in sys.modules if n == 'app' or n.startswith(("
         "'chalicelib.management', 'chalicelib.channels', 'chalicelib.channel_service', "
         "'chalicelib.notifier', 'chalicelib.api_routes', 'chalicelib.dashboard', "
-        "'chalicelib.sweeps', 'chalicelib.delivery', 'chalicelib.spec'))))"
+        "'chalicelib.sweeps', 'chalicelib.delivery', 'chalicelib.spec', 'chalicelib.alerts', "
+        "'chalicelib.sns', 'chalicelib.notify_queue', 'chalicelib.routing'))))"
     )
     done = subprocess.run(
         [sys.executable, "-B", "-c", probe],

@@ -61,6 +61,17 @@ class TestSweep:
         (alert,) = read_alerts(aws["queue_url"])
         assert alert["MessageAttributes"]["reason"]["Value"] == "overrun"
 
+    def test_the_alerter_is_built_by_the_first_alert_not_by_a_steady_ping(
+        self, deps: Any, project: Any, aws: dict[str, str]
+    ) -> None:
+        check = pinged_check(deps, project)
+        service.record_ping(deps, check.uuid, Ping("success"), T0 + MINUTE)
+        assert "target" not in vars(deps.alerter)  # a cold ping's imports stay lean
+        service.record_ping(deps, check.uuid, Ping("fail"), T0 + 2 * MINUTE)
+        assert "target" in vars(deps.alerter)
+        (alert,) = read_alerts(aws["queue_url"])
+        assert alert["document"]["reason"] == "fail"
+
     def test_fail_ping_alerts_immediately(
         self, deps: Any, project: Any, aws: dict[str, str]
     ) -> None:
@@ -167,7 +178,7 @@ class TestDelivery:
     ) -> None:
         check = pinged_check(deps, project)
         sns = boto3.client("sns")
-        deps.alerter._client = sns
+        deps.alerter.target._client = sns
         with Stubber(sns) as stub:
             stub.add_client_error("publish", "InternalError", http_status_code=500)
             report = sweeps.sweep(deps, T0 + 5 * MINUTE)
@@ -187,7 +198,7 @@ class TestDelivery:
     ) -> None:
         check = pinged_check(deps, project, timeout=3600)
         sns = boto3.client("sns")
-        deps.alerter._client = sns
+        deps.alerter.target._client = sns
         with Stubber(sns) as stub:
             stub.add_client_error("publish", "Throttling", http_status_code=400)
             service.record_ping(deps, check.uuid, Ping("fail"), T0 + MINUTE)
