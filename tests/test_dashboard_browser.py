@@ -548,7 +548,18 @@ def test_text_contrast_labels_and_keyboard(
     low = {s: round(r, 2) for s, r in page.evaluate(CONTRAST, check_page).items() if r < 4.5}
     assert low == {}, f"below WCAG AA (4.5:1) on the check page in {scheme} mode"
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.textContent") in ("← All checks", "Pause")
+    focused = page.evaluate("document.activeElement.textContent")
+    assert focused in ("← All checks", "Pause")
+    # The check page rebuilds itself on every refresh too: the focus stays on the same control.
+    page.evaluate("document.getElementById('check-title').dataset.before = 'refresh'")
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(page.locator("#check-title[data-before]")).to_have_count(0, timeout=WAIT_MS)
+    assert page.evaluate("document.activeElement.textContent") == focused
+    # It restores focus by id, so every control it renders needs one.
+    without_id = page.evaluate("""() => [...document.querySelectorAll(
+        '#view a[href], #view button, #view summary, #view input, #view select, #view [tabindex]')]
+        .filter((el) => !el.id).map((el) => el.outerHTML.slice(0, 80))""")
+    assert without_id == []
     context.close()
 
 

@@ -63,6 +63,7 @@ export class CheckView {
     ]);
     this.check = check;
     const now = new Date();
+    // Every focusable element here has an id, so a refresh puts the keyboard focus back.
     const focused = document.activeElement?.id;
     replace(this.root,
       this.header(check),
@@ -74,7 +75,7 @@ export class CheckView {
       this.section('Ping log', pings ? this.pingLog(pings, now) : this.needsWriteKey()),
       this.section('Badges', this.badges(check)),
       this.more(check));
-    if (focused) document.getElementById(focused)?.focus();
+    if (focused) document.getElementById(focused)?.focus({ preventScroll: true });
   }
 
   section(title, content) {
@@ -97,8 +98,8 @@ export class CheckView {
     this.message = h('p', { class: 'form-error', role: 'alert' });
     return h('div', { class: 'page-head check-head' },
       h('div', null,
-        h('a', { class: 'back', href: '#/', text: '← All checks' }),
-        h('h1', { tabindex: '-1' }, h('span', { text: displayName(check) }), ' ', statusPill(word)),
+        h('a', { id: 'back', class: 'back', href: '#/', text: '← All checks' }),
+        h('h1', { id: 'check-title', tabindex: '-1' }, h('span', { text: displayName(check) }), ' ', statusPill(word)),
         check.desc ? h('p', { class: 'desc', text: check.desc }) : null),
       actions, this.message);
   }
@@ -188,7 +189,7 @@ export class CheckView {
     if (!all.length) return h('p', { class: 'muted', text: 'No pings yet.' });
     const pings = this.allPings ? all : all.slice(0, PINGS_SHOWN);
     const more = all.length > pings.length ? h('button', {
-      type: 'button', class: 'button quiet more', text: `Show all ${all.length} pings`,
+      id: 'more-pings', type: 'button', class: 'button quiet more', text: `Show all ${all.length} pings`,
       onclick: () => { this.allPings = true; this.update(); },
     }) : null;
     return [h('div', { class: 'table-wrap' }, h('table', { class: 'pings' },
@@ -209,7 +210,7 @@ export class CheckView {
   body(ping) {
     const text = h('pre', { class: 'body' });
     const details = h('details', { class: 'ping-body', open: this.opened.has(ping.n) },
-      h('summary', { text: 'Show body' }), text);
+      h('summary', { id: `body-${ping.n}`, text: 'Show body' }), text);
     const load = async () => {
       if (!details.open) { this.opened.delete(ping.n); return; }
       this.opened.add(ping.n);
