@@ -517,6 +517,117 @@ def test_self_cycles_and_other_projects_dependencies_get_400(stack: Stack, deps:
     assert stack.get(a)["depends_on"] == []  # nothing half-written
 
 
+# --- races: two dependency edits at once --------------------------------------------------
+# Each test stages the interleaving with a hook on the store's ``write_config``: the edit
+# under test has read the graph and validated against it, and just before it writes, another
+# edit (``racing``, the management use case itself) runs from start to finish.
+
+
+def _edit_during_write(deps: Any, monkeypatch: pytest.MonkeyPatch, racing: Any) -> None:
+    """Run ``racing()`` once, inside the next ``write_config``, before that write is sent."""
+    original = deps.store.write_config
+    fired = [False]
+
+    def write_config(*args: Any, **kwargs: Any) -> Any:
+        if not fired[0]:
+            fired[0] = True
+            racing()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(deps.store, "write_config", write_config)
+
+
+def _edit(deps: Any, stack: Stack, check: str, **fields: Any) -> None:
+    from chalicelib import management
+    from chalicelib.spec import CheckSpec
+
+    grant = management.authorize(deps, stack.key, write=True)
+    management.update_check(deps, grant, check, CheckSpec(**fields), 3)
+
+
+@pytest.mark.parametrize("chain", ["direct", "transitive"])
+def test_two_racing_edits_cannot_store_a_dependency_cycle(
+    stack: Stack, deps: Any, monkeypatch: pytest.MonkeyPatch, chain: str
+) -> None:
+    a, b, c = stack.create(), stack.create(), stack.create()
+    if chain == "direct":  # a -> b races b -> a
+        racing = (b, (a,))
+    else:  # a -> b races b -> c, while c -> a is already stored
+        assert stack.post(c, {"depends_on": [a]}).status_code == 200
+        racing = (b, (c,))
+    edited, upstreams = racing
+    _edit_during_write(deps, monkeypatch, lambda: _edit(deps, stack, edited, depends_on=upstreams))
+    raced = stack.post(a, {"depends_on": [b]})
+    assert raced.status_code == 400
+    error = {"error": f"invalid dependency: {a} would depend on itself (a cycle)"}
+    assert json.loads(raced.body) == error
+    assert stack.get(edited)["depends_on"] == list(upstreams)  # the first edit stands
+    assert stack.get(a)["depends_on"] == []  # the second left nothing behind
+    sequential = stack.post(a, {"depends_on": [b]})  # the same edit, now with no race
+    assert (sequential.status_code, sequential.body) == (400, raced.body)
+
+
+@pytest.mark.parametrize("racing", ["another check on b", "b renamed", "a renamed"])
+def test_a_racing_edit_that_makes_no_cycle_lets_the_dependency_edit_through(
+    stack: Stack, deps: Any, monkeypatch: pytest.MonkeyPatch, racing: str
+) -> None:
+    a, b, c = stack.create(), stack.create(), stack.create()
+    edits = {
+        "another check on b": lambda: _edit(deps, stack, c, depends_on=(b,)),
+        "b renamed": lambda: _edit(deps, stack, b, name="renamed"),
+        "a renamed": lambda: _edit(deps, stack, a, name="renamed"),
+    }
+    _edit_during_write(deps, monkeypatch, edits[racing])
+    reply = stack.post(a, {"depends_on": [b]})
+    assert reply.status_code == 200, reply.body
+    assert stack.get(a)["depends_on"] == [b]
+    if racing == "another check on b":
+        assert stack.get(c)["depends_on"] == [b]
+    else:
+        assert stack.get(a if racing == "a renamed" else b)["name"] == "renamed"
+
+
+def _dynamodb_calls(deps: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Every DynamoDB request the app's store sends from now on: (operation, parameters)."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append((model.name, params))
+
+    deps.store.client.meta.events.register("before-parameter-build.dynamodb.*", record)
+    return calls
+
+
+def _shape(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Operation names; a transaction with its item count."""
+    return [
+        f"{name}[{len(params['TransactItems'])}]" if name == "TransactWriteItems" else name
+        for name, params in calls
+    ]
+
+
+def test_only_an_edit_that_changes_depends_on_pays_for_the_graph_version(
+    stack: Stack, deps: Any
+) -> None:
+    a, b = stack.create(), stack.create()
+    calls = _dynamodb_calls(deps)
+    _edit(deps, stack, a, name="renamed")
+    _edit(deps, stack, b, name="renamed", depends_on=())  # given, and unchanged
+    # Each: the key, the check, one write of the check alone.
+    assert _shape(calls) == ["GetItem", "GetItem", "TransactWriteItems[1]"] * 2
+    calls.clear()
+    _edit(deps, stack, a, depends_on=(b,))
+    # The key, the check, the graph version, the upstreams (one level), then the check and
+    # the version in one transaction.
+    assert _shape(calls) == [
+        "GetItem",
+        "GetItem",
+        "GetItem",
+        "BatchGetItem",
+        "TransactWriteItems[2]",
+    ]
+
+
 # --- races: two sweepers that read the due index before either writes ---------------------
 
 
