@@ -385,10 +385,8 @@ class DynamoStore:
             reasons = exc.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise _stale(reasons[0].get("Item")) from None
-            lost = ("ConditionalCheckFailed", "TransactionConflict")
-            if graph_of is not None and len(reasons) == len(writes):
-                if reasons[-1].get("Code") in lost:
-                    raise StaleGraph(graph_of) from None
+            if graph_of is not None and _lost_graph(reasons, len(writes)):
+                raise StaleGraph(graph_of) from None
             raise
 
     def claim_delivery(self, check_uuid: str, flip: Flip, lease: datetime) -> bool:
@@ -826,6 +824,12 @@ def readable_checks(found: list[Item]) -> Iterator[Check]:
             logger.error("skipped a check item that cannot be read: %s", error)
             log_event("malformed_item", key=error.key, problem=str(error.__cause__))
             metrics.count(metrics.MALFORMED_ITEMS)
+
+
+def _lost_graph(reasons: list[Any], writes: int) -> bool:
+    """Whether a cancelled transaction lost its last write, the graph version's, to a race."""
+    lost = ("ConditionalCheckFailed", "TransactionConflict")
+    return len(reasons) == writes and reasons[-1].get("Code") in lost
 
 
 def _guard_last_ping(update: items.Update, before: Check) -> str:

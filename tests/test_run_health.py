@@ -518,23 +518,30 @@ def test_self_cycles_and_other_projects_dependencies_get_400(stack: Stack, deps:
 
 
 # --- races: two dependency edits at once --------------------------------------------------
-# Each test stages the interleaving with a hook on the store's ``write_config``: the edit
-# under test has read the graph and validated against it, and just before it writes, another
-# edit (``racing``, the management use case itself) runs from start to finish.
+# Each test stages the interleaving with a hook on the store: the edit under test has read
+# the graph (``get_checks`` returned) or is about to write (``write_config`` called), and
+# there another edit (``racing``, the management use case itself) runs from start to finish.
+MOMENTS = {"after the graph is read": "get_checks", "before the write": "write_config"}
 
 
-def _edit_during_write(deps: Any, monkeypatch: pytest.MonkeyPatch, racing: Any) -> None:
-    """Run ``racing()`` once, inside the next ``write_config``, before that write is sent."""
-    original = deps.store.write_config
+def _race(deps: Any, monkeypatch: pytest.MonkeyPatch, moment: str, racing: Any) -> None:
+    """Run ``racing()`` once, at ``moment`` of the next edit."""
+    method = MOMENTS[moment]
+    original = getattr(deps.store, method)
     fired = [False]
 
-    def write_config(*args: Any, **kwargs: Any) -> Any:
-        if not fired[0]:
-            fired[0] = True
+    def hooked(*args: Any, **kwargs: Any) -> Any:
+        if fired[0]:
+            return original(*args, **kwargs)
+        fired[0] = True
+        if method == "write_config":
             racing()
-        return original(*args, **kwargs)
+            return original(*args, **kwargs)
+        result = original(*args, **kwargs)
+        racing()
+        return result
 
-    monkeypatch.setattr(deps.store, "write_config", write_config)
+    monkeypatch.setattr(deps.store, method, hooked)
 
 
 def _edit(deps: Any, stack: Stack, check: str, **fields: Any) -> None:
@@ -545,9 +552,10 @@ def _edit(deps: Any, stack: Stack, check: str, **fields: Any) -> None:
     management.update_check(deps, grant, check, CheckSpec(**fields), 3)
 
 
+@pytest.mark.parametrize("moment", MOMENTS)
 @pytest.mark.parametrize("chain", ["direct", "transitive"])
 def test_two_racing_edits_cannot_store_a_dependency_cycle(
-    stack: Stack, deps: Any, monkeypatch: pytest.MonkeyPatch, chain: str
+    stack: Stack, deps: Any, monkeypatch: pytest.MonkeyPatch, chain: str, moment: str
 ) -> None:
     a, b, c = stack.create(), stack.create(), stack.create()
     if chain == "direct":  # a -> b races b -> a
@@ -556,7 +564,7 @@ def test_two_racing_edits_cannot_store_a_dependency_cycle(
         assert stack.post(c, {"depends_on": [a]}).status_code == 200
         racing = (b, (c,))
     edited, upstreams = racing
-    _edit_during_write(deps, monkeypatch, lambda: _edit(deps, stack, edited, depends_on=upstreams))
+    _race(deps, monkeypatch, moment, lambda: _edit(deps, stack, edited, depends_on=upstreams))
     raced = stack.post(a, {"depends_on": [b]})
     assert raced.status_code == 400
     error = {"error": f"invalid dependency: {a} would depend on itself (a cycle)"}
@@ -577,7 +585,7 @@ def test_a_racing_edit_that_makes_no_cycle_lets_the_dependency_edit_through(
         "b renamed": lambda: _edit(deps, stack, b, name="renamed"),
         "a renamed": lambda: _edit(deps, stack, a, name="renamed"),
     }
-    _edit_during_write(deps, monkeypatch, edits[racing])
+    _race(deps, monkeypatch, "before the write", edits[racing])
     reply = stack.post(a, {"depends_on": [b]})
     assert reply.status_code == 200, reply.body
     assert stack.get(a)["depends_on"] == [b]
@@ -626,6 +634,27 @@ def test_only_an_edit_that_changes_depends_on_pays_for_the_graph_version(
         "BatchGetItem",
         "TransactWriteItems[2]",
     ]
+
+
+@pytest.mark.parametrize("code", ["ConditionalCheckFailed", "TransactionConflict"])
+def test_losing_the_graph_version_to_another_edit_is_a_lost_race(deps: Any, code: str) -> None:
+    """DynamoDB cancels a transaction that meets another one in flight on the same item
+    (``TransactionConflict``), which moto never does: the botocore Stubber stands in for it."""
+    from botocore.stub import Stubber
+
+    from chalicelib.domain import Check
+    from chalicelib.store import StaleGraph
+
+    check = Check(uuid=RID, project="p", created=T0)
+    with Stubber(deps.store.client) as dynamodb:
+        dynamodb.add_client_error(
+            "transact_write_items",
+            service_error_code="TransactionCanceledException",
+            modeled_fields={"CancellationReasons": [{"Code": "None"}, {"Code": code}]},
+        )
+        with pytest.raises(StaleGraph) as lost:
+            deps.store.write_config(check, check, graph_version=3)
+    assert lost.value.current == check  # retried from the same copy, after a fresh read
 
 
 # --- races: two sweepers that read the due index before either writes ---------------------

@@ -162,7 +162,6 @@ class TestRunHealth:
         current = store.get_check(check.uuid)
         assert current is not None and set(current.outbox) == {held.key}
 
-
     def test_a_dependency_edit_moves_the_graph_version_or_loses_to_another(
         self, store: CheckStore
     ) -> None:
