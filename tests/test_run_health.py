@@ -617,23 +617,27 @@ def _shape(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
 def test_only_an_edit_that_changes_depends_on_pays_for_the_graph_version(
     stack: Stack, deps: Any
 ) -> None:
-    a, b = stack.create(), stack.create()
+    """The request counts docs/performance.md gives for edits ("Dependency edits")."""
+    a, b, c1 = stack.create(), stack.create(), stack.create()
+    c2 = stack.create(depends_on=[c1])
+    c3 = stack.create(depends_on=[c2])
     calls = _dynamodb_calls(deps)
     _edit(deps, stack, a, name="renamed")
-    _edit(deps, stack, b, name="renamed", depends_on=())  # given, and unchanged
+    _edit(deps, stack, b, depends_on=())  # given, and unchanged
     # Each: the key, the check, one write of the check alone.
     assert _shape(calls) == ["GetItem", "GetItem", "TransactWriteItems[1]"] * 2
+    calls.clear()
+    _edit(deps, stack, c2, depends_on=(c1,))  # given, unchanged, still validated
+    assert _shape(calls) == ["GetItem", "GetItem", "BatchGetItem", "TransactWriteItems[1]"]
     calls.clear()
     _edit(deps, stack, a, depends_on=(b,))
     # The key, the check, the graph version, the upstreams (one level), then the check and
     # the version in one transaction.
-    assert _shape(calls) == [
-        "GetItem",
-        "GetItem",
-        "GetItem",
-        "BatchGetItem",
-        "TransactWriteItems[2]",
-    ]
+    version_read = ["GetItem", "GetItem", "GetItem"]
+    assert _shape(calls) == [*version_read, "BatchGetItem", "TransactWriteItems[2]"]
+    calls.clear()
+    _edit(deps, stack, b, depends_on=(c3,))  # one read per level: c3, c2, c1
+    assert _shape(calls) == [*version_read, *["BatchGetItem"] * 3, "TransactWriteItems[2]"]
 
 
 @pytest.mark.parametrize("code", ["ConditionalCheckFailed", "TransactionConflict"])
