@@ -91,9 +91,10 @@ def check_key(check_uuid: str) -> Item:
     return {"pk": {"S": f"CHECK#{check_uuid}"}, "sk": {"S": CHECK_SK}}
 
 
-# The version of a project's dependency graph lives in an item of its own, beside the project
-# item, read and moved on only by edits that change a ``depends_on``: the project item itself
-# may be missing (checks seeded without one), and an update would create it half-written.
+# The version of a project's dependency graph (chalicelib.dependencies: it serialises edits of
+# ``depends_on``) is an item of its own beside the project item, read and moved on only by those
+# edits. Not an attribute of the project item: an UpdateItem of a project item that is missing
+# (checks written without one, as in the drills) would create it half-written.
 GRAPH_SK = "GRAPH"
 GRAPH_VERSION = "version"
 
