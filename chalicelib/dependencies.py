@@ -12,6 +12,17 @@ with a lease of ``HOLD_RECHECK``, so it is in the due index, and each sweep that
 reads its upstreams by key and publishes it once nothing holds it. That costs one small batch
 read per held check per sweep, only while an outage is held, and keeps the ping path at one
 write. A deleted upstream is simply not found, and a paused one is not failing: either releases.
+
+Why edits of ``depends_on`` are serialised per project: ``validate`` judges an edit against the
+graph as read at that moment, so two edits at once (A -> B and B -> A) would each pass against
+a graph without the other's edge, and together store a cycle. So an edit that changes a
+``depends_on`` reads the project's graph version before the graph, and its write moves that
+version on in the same transaction, on condition that it is still the one read. The edit that
+loses reads the graph again and is judged again: the cycle's 400, as if it had come second,
+or stored if there is no cycle any more. Nothing else pays: not pings, not other edits, not
+creating a check (nothing can depend on a check before it exists), and not deleting one (that
+takes edges away; an upstream deleted under an edit is left dangling, exactly as when it is
+deleted after it, and reads as not found).
 """
 
 from __future__ import annotations
@@ -72,16 +83,26 @@ def closure(start: Iterable[str], project: str, load: Loader) -> dict[str, Check
 
 
 def validate(check_uuid: str, project: str, depends_on: tuple[str, ...], load: Loader) -> None:
-    """400 for an unknown check, another project's, the check itself, or a cycle."""
+    """400 for an unknown check, another project's, the check itself, or a cycle.
+
+    Against the graph ``load`` reads: an edit validated here must be stored only if that
+    graph is still the project's (``CheckStore.write_config``'s ``graph_version``).
+    """
     if check_uuid in depends_on:
         raise BadRequest("invalid dependency: a check cannot depend on itself")
-    direct = {u: c for u, c in load(depends_on).items() if c.project == project}
+    # The closure's first level is the direct upstreams of this project: one read for both.
+    reachable = closure(depends_on, project, load)
     for upstream in depends_on:
-        if upstream not in direct:
+        if upstream not in reachable:
             # Another project's check reads as unknown: projects are walled off.
             raise BadRequest(f"invalid dependency: {upstream} is not a check of this project")
-    if check_uuid in closure(depends_on, project, load):
+    if check_uuid in reachable:
         raise BadRequest(f"invalid dependency: {check_uuid} would depend on itself (a cycle)")
+
+
+def changes_graph(before: tuple[str, ...], after: tuple[str, ...]) -> bool:
+    """Whether an edit adds or removes an upstream (a new order of the same ones does not)."""
+    return set(before) != set(after)
 
 
 def holders(check: Check, at: datetime, load: Loader) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ Items (generic ``pk``/``sk`` keys):
   CHECK#<uuid>            / PING#<n:010d>    a ping-log entry of a release before the ring
   CHECK#<uuid>            / FLIP#<at>#<id>   one recorded flip
   PROJECT#<id>            / PROJECT          a project (name, badge key and secret)
+  PROJECT#<id>            / GRAPH            the version of its dependency graph (absent: 0)
   KEY#<sha256>            / KEY              an API or ping key, hashed, pointing at its project
   SLUG#<project>#<slug>   / SLUG             the set of checks with that slug (strongly consistent)
   BADGE#<key>             / BADGE            a project's or a check's badge key
@@ -51,6 +52,7 @@ from chalicelib.store import (
     Project,
     SlugTaken,
     StaleCheck,
+    StaleGraph,
     retry_on_conflict,
 )
 
@@ -289,8 +291,14 @@ class DynamoStore:
         except self.client.exceptions.ConditionalCheckFailedException:
             return  # another ping flushed them first (or the check is gone)
 
-    def write_config(self, before: Check, after: Check) -> Check:
-        """Store an edited check (and move its slug) if nothing changed it since ``before``."""
+    def write_config(
+        self, before: Check, after: Check, *, graph_version: int | None = None
+    ) -> Check:
+        """Store an edited check (and move its slug) if nothing changed it since ``before``.
+
+        With ``graph_version`` (an edit of ``depends_on``), the same transaction moves the
+        project's graph version on from it, or fails with ``StaleGraph``.
+        """
         _sized(items.check_to_item(after, self.due_shards))
         update = items.config_update(before, after, self.due_shards)
         update.names["#sv_old"] = "sv"
@@ -309,8 +317,15 @@ class DynamoStore:
             }
         ]
         writes += self._slug_moves(before.project, before.slug, after.slug, before.uuid)
-        self._transact_on_check(writes)
+        if graph_version is None:
+            self._transact_on_check(writes)
+        else:
+            writes.append(items.graph_bump(self.table, before.project, graph_version))
+            self._transact_on_check(writes, graph_of=before)
         return replace(after, sv=before.sv + 1)
+
+    def graph_version(self, project: str) -> int:
+        return items.graph_version_of(self._get(items.graph_key(project)))
 
     def delete_check(self, check: Check) -> None:
         """Delete the check with its slug and badge entries, then its ping log and flips.
@@ -356,14 +371,22 @@ class DynamoStore:
         self._write_batches(puts)
         self._delete_keys(stale)
 
-    def _transact_on_check(self, writes: list[Item]) -> None:
-        """Run a transaction whose first write is conditional on the check; map its failure."""
+    def _transact_on_check(self, writes: list[Item], *, graph_of: Check | None = None) -> None:
+        """Run a transaction whose first write is conditional on the check; map its failure.
+
+        ``graph_of``: the last write moves the graph version of this check's project on. Lost
+        to another dependency edit, it is ``StaleGraph``: by its condition (that edit is
+        stored) or, on DynamoDB, by a ``TransactionConflict`` (that edit is being stored).
+        Either way the edit reads the graph again and is validated afresh.
+        """
         try:
             self._transact(writes)
         except self.client.exceptions.TransactionCanceledException as exc:
             reasons = exc.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise _stale(reasons[0].get("Item")) from None
+            if graph_of is not None and _lost_graph(reasons, len(writes)):
+                raise StaleGraph(graph_of) from None
             raise
 
     def claim_delivery(self, check_uuid: str, flip: Flip, lease: datetime) -> bool:
@@ -801,6 +824,12 @@ def readable_checks(found: list[Item]) -> Iterator[Check]:
             logger.error("skipped a check item that cannot be read: %s", error)
             log_event("malformed_item", key=error.key, problem=str(error.__cause__))
             metrics.count(metrics.MALFORMED_ITEMS)
+
+
+def _lost_graph(reasons: list[Any], writes: int) -> bool:
+    """Whether a cancelled transaction lost its last write, the graph version's, to a race."""
+    lost = ("ConditionalCheckFailed", "TransactionConflict")
+    return len(reasons) == writes and reasons[-1].get("Code") in lost
 
 
 def _guard_last_ping(update: items.Update, before: Check) -> str:

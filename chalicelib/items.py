@@ -91,6 +91,41 @@ def check_key(check_uuid: str) -> Item:
     return {"pk": {"S": f"CHECK#{check_uuid}"}, "sk": {"S": CHECK_SK}}
 
 
+# The version of a project's dependency graph (chalicelib.dependencies: it serialises edits of
+# ``depends_on``) is an item of its own beside the project item, read and moved on only by those
+# edits. Not an attribute of the project item: an UpdateItem of a project item that is missing
+# (checks written without one, as in the drills) would create it half-written.
+GRAPH_SK = "GRAPH"
+GRAPH_VERSION = "version"
+
+
+def graph_key(project: str) -> Item:
+    return {"pk": {"S": f"PROJECT#{project}"}, "sk": {"S": GRAPH_SK}}
+
+
+def graph_version_of(item: Item | None) -> int:
+    """An absent item is version 0: projects from before the version, or never edited so."""
+    return 0 if item is None else int(item[GRAPH_VERSION]["N"])
+
+
+def graph_bump(table: str, project: str, version: int) -> Item:
+    """The transaction item that moves the graph from ``version`` to the next, or fails."""
+    condition = "#v = :old" if version else "attribute_not_exists(#v)"
+    values: Item = {":new": n(version + 1)}
+    if version:
+        values[":old"] = n(version)
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": graph_key(project),
+            "UpdateExpression": "SET #v = :new",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#v": GRAPH_VERSION},
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
 def due_shard(check_uuid: str, shards: int) -> str:
     return str(int(check_uuid.replace("-", ""), 16) % shards)
 

@@ -119,8 +119,11 @@ def upsert_check(
     spec = _with_version_slug(spec, version)
     spec = resolve_spec_channels(deps, grant.project, spec)
     match = _unique_match(deps, grant, spec)
-    _check_dependencies(deps, grant, None if match is None else match.uuid, spec)
     if match is None:
+        if spec.depends_on:
+            # A check being created has no uuid yet, so nothing can depend on it: no cycle,
+            # and no race with other dependency edits (see chalicelib.dependencies).
+            dependencies.validate("", grant.project, spec.depends_on, deps.store.get_checks)
         if deps.store.count_project_checks(grant.project) >= deps.settings.check_limit:
             raise CheckLimitReached()
         return create_check(deps, grant, spec, now, site_root), True
@@ -141,19 +144,7 @@ def update_check(deps: Deps, grant: KeyGrant, code: str, spec: CheckSpec, versio
     check = find_check(deps, grant, code)
     spec = _with_version_slug(spec, version)
     spec = resolve_spec_channels(deps, grant.project, spec)
-    _check_dependencies(deps, grant, check.uuid, spec)
     return _write_config(deps, check, spec)
-
-
-def _check_dependencies(
-    deps: Deps, grant: KeyGrant, check_uuid: str | None, spec: CheckSpec
-) -> None:
-    """Upstreams must be checks of this project, and never lead back to the check itself."""
-    if spec.depends_on:
-        # A check being created has no uuid yet, so nothing can depend on it: no cycle.
-        dependencies.validate(
-            check_uuid or "", grant.project, spec.depends_on, deps.store.get_checks
-        )
 
 
 def _with_version_slug(spec: CheckSpec, version: int) -> CheckSpec:
@@ -164,12 +155,28 @@ def _with_version_slug(spec: CheckSpec, version: int) -> CheckSpec:
 
 
 def _write_config(deps: Deps, check: Check, spec: CheckSpec) -> Check:
-    """Apply the spec; on a lost race re-apply it to the check as it is now."""
+    """Apply the spec; on a lost race re-apply it to the check as it is now.
+
+    A race lost to another dependency edit (``StaleGraph``) is retried the same way, and the
+    retry reads the graph again: an edit that would now close a cycle gets the cycle's 400.
+    """
     return retry_on_conflict(check, lambda current: _store_config(deps, current, spec))
 
 
 def _store_config(deps: Deps, check: Check, spec: CheckSpec) -> Check:
-    return deps.store.write_config(check, apply_spec(check, spec))
+    """Validate the upstreams named, then write; a changed ``depends_on`` holds the graph.
+
+    Upstreams must be checks of this project and never lead back to the check itself. An
+    edit that adds or removes one reads the graph version before the graph it validates
+    against, and is stored only while that version stands (``chalicelib.dependencies``).
+    """
+    after = apply_spec(check, spec)
+    graph_version = None
+    if dependencies.changes_graph(check.depends_on, after.depends_on):
+        graph_version = deps.store.graph_version(check.project)  # first: it guards the reads
+    if spec.depends_on:
+        dependencies.validate(check.uuid, check.project, spec.depends_on, deps.store.get_checks)
+    return deps.store.write_config(check, after, graph_version=graph_version)
 
 
 def pause_check(deps: Deps, grant: KeyGrant, code: str, now: datetime) -> Check:

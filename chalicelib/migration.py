@@ -23,6 +23,10 @@ The old log entries still listed stay where they are: the new code reads them ne
 ping ring (``DynamoStore.pings``) and a check's first ping under the new code starts its ring
 at its own number, so none is lost. They are hidden once older than ``VIGIL_PING_LOG_LIMIT``
 and deleted by their TTL, or at once by ``python -m chalicelib.cli migrate prune-log``.
+
+The version of a project's dependency graph (``PROJECT#<id>`` / ``GRAPH``, which serialises
+edits of ``depends_on``) needs no step: a project without the item is at version 0, and its
+first such edit writes it.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ backend is a new module that implements this Protocol and passes that contract t
 Writes are optimistic: a write names the snapshot it was computed from and fails with
 ``StaleCheck`` (carrying the current check) when the stored check has moved on.
 ``retry_on_conflict`` is the one loop that re-runs such a write from the current state.
+Edits of ``depends_on`` are also serialised per project, by the version of its dependency
+graph (``graph_version``), so that no two of them validate against the same graph and
+together store a cycle (``StaleGraph``).
 Storage details (the DynamoDB due-index shard count, item layout, fences) stay inside the
 implementation.
 """
@@ -35,6 +38,19 @@ class StaleCheck(Exception):
     def __init__(self, current: Check) -> None:
         super().__init__("check changed since it was read")
         self.current = current
+
+
+class StaleGraph(StaleCheck):
+    """A dependency edit lost a race to another one in its project.
+
+    The check itself is unchanged (``current`` is the copy the write was computed from), but
+    the project's dependency graph moved on since its version was read: read it and validate
+    the edit again.
+    """
+
+    def __init__(self, current: Check) -> None:
+        super().__init__(current)
+        self.args = ("the project's dependencies changed since they were read",)
 
 
 class SlugTaken(Exception):
@@ -121,8 +137,22 @@ class CheckStore(Protocol):
         The log keeps at least the newest ``VIGIL_PING_LOG_LIMIT`` pings, with no pruning.
         """
 
-    def write_config(self, before: Check, after: Check) -> Check:
-        """Store an edited check (and move its slug); ``StaleCheck`` if it changed since."""
+    def write_config(
+        self, before: Check, after: Check, *, graph_version: int | None = None
+    ) -> Check:
+        """Store an edited check (and move its slug); ``StaleCheck`` if it changed since.
+
+        ``graph_version``: the edit changes ``depends_on`` and was validated against the
+        project's dependency graph at that version (``graph_version``). Store it only if the
+        graph is still there, and move the graph to the next version in the same write;
+        ``StaleGraph`` if another dependency edit came first.
+        """
+
+    def graph_version(self, project: str) -> int:
+        """The version of the project's dependency graph, strongly consistent.
+
+        Every edit that changes a ``depends_on`` moves it on (0: none ever did).
+        """
 
     def delete_check(self, check: Check) -> None:
         """Delete the check and everything it owns; a racing ping or flip write gets NotFound."""

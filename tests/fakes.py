@@ -20,7 +20,7 @@ from chalicelib.domain import Check, Flip, LoggedPing, Ping
 from chalicelib.errors import NotFound
 from chalicelib.items import due_shard
 from chalicelib.settings import DEFAULT_DUE_SHARDS, DEFAULT_PING_LOG_LIMIT
-from chalicelib.store import BadgeOwner, KeyGrant, Project, SlugTaken, StaleCheck
+from chalicelib.store import BadgeOwner, KeyGrant, Project, SlugTaken, StaleCheck, StaleGraph
 
 
 @dataclass
@@ -35,6 +35,7 @@ class MemoryStore:
     badges: dict[str, BadgeOwner] = field(default_factory=dict)
     batch_reads: int = 0  # get_checks calls: dependency holds read upstreams by key
     projects: dict[str, Project] = field(default_factory=dict)
+    graph_versions: dict[str, int] = field(default_factory=dict)  # absent: 0
     # (check uuid, "PING#<n>" or "FLIP#<id>"): what a delete fenced against late writes
     fences: set[tuple[str, str]] = field(default_factory=set)
     due_shards: int = DEFAULT_DUE_SHARDS
@@ -58,8 +59,14 @@ class MemoryStore:
         self._move_slug(check.project, "", check.slug, check.uuid)
         self._put(check, check)
 
-    def write_config(self, before: Check, after: Check) -> Check:
+    def write_config(
+        self, before: Check, after: Check, *, graph_version: int | None = None
+    ) -> Check:
         stored = self._current(before)
+        if graph_version is not None:
+            if self.graph_version(before.project) != graph_version:
+                raise StaleGraph(before)
+            self.graph_versions[before.project] = graph_version + 1
         updated = replace(
             after,
             status=stored.status,
@@ -79,6 +86,9 @@ class MemoryStore:
         self._move_slug(before.project, before.slug, after.slug, before.uuid)
         self._put(updated, after)  # the deadline from the caller's copy, as the UpdateItem does
         return replace(after, sv=before.sv + 1)
+
+    def graph_version(self, project: str) -> int:
+        return self.graph_versions.get(project, 0)
 
     def delete_check(self, check: Check) -> None:
         stored = self.checks.get(check.uuid)

@@ -227,3 +227,35 @@ def test_a_transitional_template_keeps_the_old_index(monkeypatch: pytest.MonkeyP
     assert names == [DUE_INDEX, PROJECT_INDEX, LEGACY_DUE_INDEX]
     defined = {d["AttributeName"] for d in both["AttributeDefinitions"]}
     assert {"due_bucket", "alert_after", "due_shard"} <= defined
+
+
+def test_a_project_from_before_the_graph_version_needs_no_migration(
+    deps: Any, project: Any, client: Any
+) -> None:
+    """Releases before it kept no dependency graph version: a project without its item is at
+    version 0, is validated as before, and its first edit of a ``depends_on`` starts the count."""
+    upstream = old_check(project, 1)
+    downstream = old_check(project, 2, depends_on=(upstream.uuid,))
+    ddb = boto3.client("dynamodb")
+    for check in (upstream, downstream):
+        item = check_to_item(check, deps.settings.due_shards)
+        ddb.put_item(TableName=deps.settings.table, Item=item)
+    assert deps.store.graph_version(project.project) == 0
+
+    def edit(check: Check, upstreams: list[str]) -> Any:
+        return client.http.post(
+            f"/api/v3/checks/{check.uuid}",
+            headers={"X-Api-Key": project.api_key, "Content-Type": "application/json"},
+            body=json.dumps({"depends_on": upstreams}),
+        )
+
+    cycle = edit(upstream, [downstream.uuid])
+    assert cycle.status_code == 400
+    assert json.loads(cycle.body) == {
+        "error": f"invalid dependency: {upstream.uuid} would depend on itself (a cycle)"
+    }
+    assert deps.store.graph_version(project.project) == 0  # a refused edit moves nothing
+    assert edit(downstream, []).status_code == 200
+    assert deps.store.graph_version(project.project) == 1
+    assert edit(upstream, [downstream.uuid]).status_code == 200  # no cycle any more
+    assert deps.store.graph_version(project.project) == 2

@@ -317,9 +317,20 @@ def run_alert_flows(flows: Flows) -> None:
 
 def run_dependency_flows(flows: Flows) -> None:
     """Issue 11: a down alert's dependency hold reads the upstreams by key (BatchGetItem), on
-    the function URL's ping path (a fail) and in the sweep (going down, then the release)."""
+    the function URL's ping path (a fail) and in the sweep (going down, then the release).
+    Upstreams are validated on create and on edit; an edit of ``depends_on`` also reads the
+    project's graph version and moves it on in its transaction."""
     upstream = flows.create(name="upstream", timeout=60, grace=60)
     downstream = flows.create(name="downstream", timeout=60, grace=60, depends_on=[upstream])
+    other = flows.create(name="other", timeout=3600)
+    for upstreams in ([upstream, other], [upstream]):
+        edited = flows.http(
+            "post",
+            f"/api/v3/checks/{downstream}",
+            headers={"X-Api-Key": flows.keys.api_key, **JSON},
+            body=json.dumps({"depends_on": upstreams}),
+        )
+        assert edited.status_code == 200, edited.body
     flows.http("get", f"/ping/{upstream}")
     flows.url("GET", f"/ping/{downstream}/fail")  # judged on the ping function's path
     flows.url("GET", f"/ping/{downstream}")

@@ -517,6 +517,150 @@ def test_self_cycles_and_other_projects_dependencies_get_400(stack: Stack, deps:
     assert stack.get(a)["depends_on"] == []  # nothing half-written
 
 
+# --- races: two dependency edits at once --------------------------------------------------
+# Each test stages the interleaving with a hook on the store: the edit under test has read
+# the graph (``get_checks`` returned) or is about to write (``write_config`` called), and
+# there another edit (``racing``, the management use case itself) runs from start to finish.
+MOMENTS = {"after the graph is read": "get_checks", "before the write": "write_config"}
+
+
+def _race(deps: Any, monkeypatch: pytest.MonkeyPatch, moment: str, racing: Any) -> None:
+    """Run ``racing()`` once, at ``moment`` of the next edit."""
+    method = MOMENTS[moment]
+    original = getattr(deps.store, method)
+    fired = [False]
+
+    def hooked(*args: Any, **kwargs: Any) -> Any:
+        if fired[0]:
+            return original(*args, **kwargs)
+        fired[0] = True
+        if method == "write_config":
+            racing()
+            return original(*args, **kwargs)
+        result = original(*args, **kwargs)
+        racing()
+        return result
+
+    monkeypatch.setattr(deps.store, method, hooked)
+
+
+def _edit(deps: Any, stack: Stack, check: str, **fields: Any) -> None:
+    from chalicelib import management
+    from chalicelib.spec import CheckSpec
+
+    grant = management.authorize(deps, stack.key, write=True)
+    management.update_check(deps, grant, check, CheckSpec(**fields), 3)
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
+@pytest.mark.parametrize("chain", ["direct", "transitive"])
+def test_two_racing_edits_cannot_store_a_dependency_cycle(
+    stack: Stack, deps: Any, monkeypatch: pytest.MonkeyPatch, chain: str, moment: str
+) -> None:
+    a, b, c = stack.create(), stack.create(), stack.create()
+    if chain == "direct":  # a -> b races b -> a
+        racing = (b, (a,))
+    else:  # a -> b races b -> c, while c -> a is already stored
+        assert stack.post(c, {"depends_on": [a]}).status_code == 200
+        racing = (b, (c,))
+    edited, upstreams = racing
+    _race(deps, monkeypatch, moment, lambda: _edit(deps, stack, edited, depends_on=upstreams))
+    raced = stack.post(a, {"depends_on": [b]})
+    assert raced.status_code == 400
+    error = {"error": f"invalid dependency: {a} would depend on itself (a cycle)"}
+    assert json.loads(raced.body) == error
+    assert stack.get(edited)["depends_on"] == list(upstreams)  # the first edit stands
+    assert stack.get(a)["depends_on"] == []  # the second left nothing behind
+    sequential = stack.post(a, {"depends_on": [b]})  # the same edit, now with no race
+    assert (sequential.status_code, sequential.body) == (400, raced.body)
+
+
+@pytest.mark.parametrize("racing", ["another check on b", "b renamed", "a renamed"])
+def test_a_racing_edit_that_makes_no_cycle_lets_the_dependency_edit_through(
+    stack: Stack, deps: Any, monkeypatch: pytest.MonkeyPatch, racing: str
+) -> None:
+    a, b, c = stack.create(), stack.create(), stack.create()
+    edits = {
+        "another check on b": lambda: _edit(deps, stack, c, depends_on=(b,)),
+        "b renamed": lambda: _edit(deps, stack, b, name="renamed"),
+        "a renamed": lambda: _edit(deps, stack, a, name="renamed"),
+    }
+    _race(deps, monkeypatch, "before the write", edits[racing])
+    reply = stack.post(a, {"depends_on": [b]})
+    assert reply.status_code == 200, reply.body
+    assert stack.get(a)["depends_on"] == [b]
+    if racing == "another check on b":
+        assert stack.get(c)["depends_on"] == [b]
+    else:
+        assert stack.get(a if racing == "a renamed" else b)["name"] == "renamed"
+
+
+def _dynamodb_calls(deps: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Every DynamoDB request the app's store sends from now on: (operation, parameters)."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append((model.name, params))
+
+    deps.store.client.meta.events.register("before-parameter-build.dynamodb.*", record)
+    return calls
+
+
+def _shape(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Operation names; a transaction with its item count."""
+    return [
+        f"{name}[{len(params['TransactItems'])}]" if name == "TransactWriteItems" else name
+        for name, params in calls
+    ]
+
+
+def test_only_an_edit_that_changes_depends_on_pays_for_the_graph_version(
+    stack: Stack, deps: Any
+) -> None:
+    """The request counts docs/performance.md gives for edits ("Dependency edits")."""
+    a, b, c1 = stack.create(), stack.create(), stack.create()
+    c2 = stack.create(depends_on=[c1])
+    c3 = stack.create(depends_on=[c2])
+    calls = _dynamodb_calls(deps)
+    _edit(deps, stack, a, name="renamed")
+    _edit(deps, stack, b, depends_on=())  # given, and unchanged
+    # Each: the key, the check, one write of the check alone.
+    assert _shape(calls) == ["GetItem", "GetItem", "TransactWriteItems[1]"] * 2
+    calls.clear()
+    _edit(deps, stack, c2, depends_on=(c1,))  # given, unchanged, still validated
+    assert _shape(calls) == ["GetItem", "GetItem", "BatchGetItem", "TransactWriteItems[1]"]
+    calls.clear()
+    _edit(deps, stack, a, depends_on=(b,))
+    # The key, the check, the graph version, the upstreams (one level), then the check and
+    # the version in one transaction.
+    version_read = ["GetItem", "GetItem", "GetItem"]
+    assert _shape(calls) == [*version_read, "BatchGetItem", "TransactWriteItems[2]"]
+    calls.clear()
+    _edit(deps, stack, b, depends_on=(c3,))  # one read per level: c3, c2, c1
+    assert _shape(calls) == [*version_read, *["BatchGetItem"] * 3, "TransactWriteItems[2]"]
+
+
+@pytest.mark.parametrize("code", ["ConditionalCheckFailed", "TransactionConflict"])
+def test_losing_the_graph_version_to_another_edit_is_a_lost_race(deps: Any, code: str) -> None:
+    """DynamoDB cancels a transaction that meets another one in flight on the same item
+    (``TransactionConflict``), which moto never does: the botocore Stubber stands in for it."""
+    from botocore.stub import Stubber
+
+    from chalicelib.domain import Check
+    from chalicelib.store import StaleGraph
+
+    check = Check(uuid=RID, project="p", created=T0)
+    with Stubber(deps.store.client) as dynamodb:
+        dynamodb.add_client_error(
+            "transact_write_items",
+            service_error_code="TransactionCanceledException",
+            modeled_fields={"CancellationReasons": [{"Code": "None"}, {"Code": code}]},
+        )
+        with pytest.raises(StaleGraph) as lost:
+            deps.store.write_config(check, check, graph_version=3)
+    assert lost.value.current == check  # retried from the same copy, after a fresh read
+
+
 # --- races: two sweepers that read the due index before either writes ---------------------
 
 

@@ -26,6 +26,7 @@ from chalicelib.store import (
     Project,
     SlugTaken,
     StaleCheck,
+    StaleGraph,
     retry_on_conflict,
 )
 from tests.conftest import T0
@@ -160,6 +161,24 @@ class TestRunHealth:
         store.remove_from_outbox(stored, reminder.key)
         current = store.get_check(check.uuid)
         assert current is not None and set(current.outbox) == {held.key}
+
+    def test_a_dependency_edit_moves_the_graph_version_or_loses_to_another(
+        self, store: CheckStore
+    ) -> None:
+        a, b = created(store, new_check(1)), created(store, new_check(2))
+        assert store.graph_version(PROJECT) == 0  # no item yet: projects from before, too
+        edited = store.write_config(a, replace(a, depends_on=(b.uuid,)), graph_version=0)
+        assert (store.graph_version(PROJECT), store.graph_version(OTHER)) == (1, 0)
+        with pytest.raises(StaleGraph) as lost:  # validated against version 0's graph
+            store.write_config(b, replace(b, depends_on=(a.uuid,)), graph_version=0)
+        assert lost.value.current == b  # the check itself had not moved
+        assert store.get_check(b.uuid) == b and store.graph_version(PROJECT) == 1
+        store.write_config(b, replace(b, name="renamed"))  # other edits leave it alone
+        store.write_config(edited, replace(edited, depends_on=()), graph_version=1)
+        assert store.graph_version(PROJECT) == 2
+        with pytest.raises(StaleCheck) as stale:  # a stale check says so first
+            store.write_config(a, replace(a, depends_on=()), graph_version=2)
+        assert not isinstance(stale.value, StaleGraph) and store.graph_version(PROJECT) == 2
 
 
 def apply_failure(check: Check) -> Check:
