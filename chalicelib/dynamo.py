@@ -220,6 +220,8 @@ class DynamoStore:
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise _stale(exc.response.get("Item")) from None
+        except self.client.exceptions.TransactionConflictException:
+            raise self._met_a_transaction(before.uuid) from None
         sv = before.sv + 1 if domain.has_state_change(before, after) else before.sv
         return replace(after, sv=sv)
 
@@ -250,6 +252,8 @@ class DynamoStore:
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise _stale(exc.response.get("Item")) from None
+        except self.client.exceptions.TransactionConflictException:
+            raise self._met_a_transaction(before.uuid) from None
         written = reply["Attributes"]
         number = int(written["n_pings"]["N"])
         if items.body_apart(ping):
@@ -385,9 +389,21 @@ class DynamoStore:
             reasons = exc.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise _stale(reasons[0].get("Item")) from None
+            if reasons[0].get("Code") == "TransactionConflict":
+                raise self._met_a_transaction(_written_uuid(writes[0])) from None
             if graph_of is not None and _lost_graph(reasons, len(writes)):
                 raise StaleGraph(graph_of) from None
             raise
+
+    def _met_a_transaction(self, check_uuid: str) -> Exception:
+        """A write to the check met another transaction in flight on it (DynamoDB's
+        ``TransactionConflict``; botocore does not retry it): a lost race like any other, so
+        the caller's ``retry_on_conflict`` goes again on the check as a consistent read finds it.
+        """
+        item = self.client.get_item(
+            TableName=self.table, Key=check_key(check_uuid), ConsistentRead=True
+        ).get("Item")
+        return _stale(item)
 
     def claim_delivery(self, check_uuid: str, flip: Flip, lease: datetime) -> bool:
         """Take over an undelivered flip whose lease ran out; False if another sweep has it."""
@@ -824,6 +840,13 @@ def readable_checks(found: list[Item]) -> Iterator[Check]:
             logger.error("skipped a check item that cannot be read: %s", error)
             log_event("malformed_item", key=error.key, problem=str(error.__cause__))
             metrics.count(metrics.MALFORMED_ITEMS)
+
+
+def _written_uuid(write: Item) -> str:
+    """The check uuid a transaction's write (Put or Update of a check item) addresses."""
+    operation = write.get("Update") or write.get("Put") or write.get("Delete") or {}
+    key = operation.get("Key") or operation.get("Item") or {}
+    return str(key["pk"]["S"]).removeprefix("CHECK#")
 
 
 def _lost_graph(reasons: list[Any], writes: int) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -252,3 +253,74 @@ def test_ping_log_pages_and_bodies_expire_after_a_year(deps: Any, project: Any) 
         is_page = item["sk"]["S"].startswith("LOG")
         written = T0 + (PAGE_PINGS if is_page else int(item["n"]["N"]) - 1) * MINUTE
         assert int(item["expires"]["N"]) == int((written + timedelta(days=366)).timestamp())
+
+
+# --- a write meeting a transaction in flight -----------------------------------------------
+# DynamoDB refuses a write to an item another transaction is writing (TransactionConflict),
+# which moto never does and botocore does not retry: the Stubber stands in for DynamoDB.
+
+
+def _meets_a_transaction(deps: Any, stored: Any, operation: str) -> Any:
+    from botocore.stub import Stubber
+
+    from chalicelib.items import check_key, check_to_item
+
+    stub = Stubber(deps.store.client)
+    stub.add_client_error(operation, service_error_code="TransactionConflictException")
+    stub.add_response(
+        "get_item",
+        {"Item": check_to_item(stored, deps.store.due_shards)},
+        {"TableName": deps.store.table, "Key": check_key(stored.uuid), "ConsistentRead": True},
+    )
+    return stub
+
+
+def test_a_ping_meeting_an_edit_in_flight_is_a_lost_race_read_afresh(
+    deps: Any, project: Any
+) -> None:
+    from chalicelib import domain
+    from chalicelib.store import StaleCheck
+
+    check = new_check(deps, project)
+    edited = deps.store.get_check(check.uuid)
+    result = domain.apply_ping(check, Ping("success"), T0, lease_from=T0)
+    with _meets_a_transaction(deps, edited, "update_item"), pytest.raises(StaleCheck) as lost:
+        deps.store.write_ping(check, result.check, result.kind, Ping("success"), T0)
+    assert lost.value.current == edited  # retried on what a consistent read found
+
+
+def test_a_state_write_meeting_an_edit_in_flight_is_a_lost_race_read_afresh(
+    deps: Any, project: Any
+) -> None:
+    from chalicelib.store import StaleCheck
+
+    check = new_check(deps, project)
+    with _meets_a_transaction(deps, check, "update_item"), pytest.raises(StaleCheck) as lost:
+        deps.store.write_state(check, check)
+    assert lost.value.current == check
+
+
+def test_an_edit_meeting_another_in_flight_is_a_lost_race_read_afresh(
+    deps: Any, project: Any
+) -> None:
+    from botocore.stub import Stubber
+
+    from chalicelib.items import check_key, check_to_item
+    from chalicelib.store import StaleCheck
+
+    check = new_check(deps, project)
+    renamed = replace(check, name="renamed")
+    with Stubber(deps.store.client) as stub:
+        stub.add_client_error(
+            "transact_write_items",
+            service_error_code="TransactionCanceledException",
+            modeled_fields={"CancellationReasons": [{"Code": "TransactionConflict"}]},
+        )
+        stub.add_response(
+            "get_item",
+            {"Item": check_to_item(check, deps.store.due_shards)},
+            {"TableName": deps.store.table, "Key": check_key(check.uuid), "ConsistentRead": True},
+        )
+        with pytest.raises(StaleCheck) as lost:
+            deps.store.write_config(check, renamed)
+    assert lost.value.current == check
