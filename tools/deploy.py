@@ -16,8 +16,10 @@ Deploy, every step idempotent, so a re-run changes nothing that exists:
    its second half (``finish``: catch up with the old code's last writes, drop the old index,
    delete old ping-log items past the retention); on an up-to-date table both only read;
 4. the ``ping`` function's own Handler (``tools.template.PING_HANDLER``, not chalice's
-   ``app.ping_url``), its public function URL and its two resource-policy statements, and
-   every function's log settings (JSON, platform lines at WARN), which chalice cannot set;
+   ``app.ping_url``), its public function URL and its two resource-policy statements,
+   ``VIGIL_PING_ENDPOINT`` (that URL's ``ping/``, so every check's ping_url names it) on the
+   functions that render check JSON, and every function's log settings (JSON, platform lines
+   at WARN), which chalice cannot set;
 5. the watchman alarms (tools/alarms.py) on the deployed functions, alerting the same topic;
 6. both bases, printed: the function URL for pings, the REST API for pings behind a custom
    domain or WAF, the Management API and the dashboard.
@@ -53,6 +55,8 @@ from tools.policy import FUNCTIONS, Arns, deployed_policy, stage_policy_file
 from tools.template import (
     LOGGING_CONFIG,
     PACKAGE_STAGE,
+    PING_ENDPOINT_FUNCTIONS,
+    PING_ENDPOINT_VARIABLE,
     PING_HANDLER,
     PING_URL_CORS,
     SITE_ROOT_VARIABLE,
@@ -143,6 +147,10 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
     function_url = ensure_function_url(aws.lambda_, deployed.ping_function)
     if point_pings_at_the_api(aws.lambda_, project_dir, stage, config, deployed):
         say("Config: the ping function's VIGIL_SITE_ROOT set to the REST API")
+    if point_check_json_at_the_url(
+        aws.lambda_, project_dir, stage, config, deployed, f"{function_url}ping/"
+    ):
+        say("Config: VIGIL_PING_ENDPOINT set to the function URL: ping_url names it")
     functions = (
         deployed.api_function,
         deployed.sweep_function,
@@ -288,16 +296,56 @@ def point_pings_at_the_api(
     ping = settings.setdefault("lambda_functions", {}).setdefault("ping", {})
     ping.setdefault("environment_variables", {})[SITE_ROOT_VARIABLE] = root
     changed = _write_if_changed(project_dir / ".chalice" / "config.json", config)
-    current = lambda_client.get_function_configuration(FunctionName=deployed.ping_function)
-    variables = dict(current.get("Environment", {}).get("Variables", {}))
-    if variables.get(SITE_ROOT_VARIABLE) != root:
-        variables[SITE_ROOT_VARIABLE] = root
-        lambda_client.get_waiter("function_updated_v2").wait(FunctionName=deployed.ping_function)
-        lambda_client.update_function_configuration(
-            FunctionName=deployed.ping_function, Environment={"Variables": variables}
-        )
-        changed = True
+    return _set_variable(lambda_client, deployed.ping_function, SITE_ROOT_VARIABLE, root) or changed
+
+
+def point_check_json_at_the_url(
+    lambda_client: Any,
+    project_dir: Path,
+    stage: str,
+    config: dict[str, Any],
+    deployed: Deployed,
+    endpoint: str,
+) -> bool:
+    """Every check's ping_url names the function URL, the cheap door (issue 10).
+
+    Unless the operator set ``VIGIL_PING_ENDPOINT`` (e.g. CloudFront in front of the URL), the
+    functions that render check JSON (the API, and the alerts of the sweeper and the pings) get
+    ``<function URL>ping/``: in the stage's config for later deploys, and on the functions now
+    (the URL is only known after the first ``chalice deploy``). True if anything changed."""
+    settings = config["stages"][stage]
+    if PING_ENDPOINT_VARIABLE in {
+        **config.get("environment_variables", {}),
+        **settings.get("environment_variables", {}),
+    }:
+        return False
+    names = {
+        "api_handler": deployed.api_function,
+        "sweep": deployed.sweep_function,
+        "ping": deployed.ping_function,
+    }
+    functions = settings.setdefault("lambda_functions", {})
+    for function in PING_ENDPOINT_FUNCTIONS:
+        variables = functions.setdefault(function, {}).setdefault("environment_variables", {})
+        variables[PING_ENDPOINT_VARIABLE] = endpoint
+    changed = _write_if_changed(project_dir / ".chalice" / "config.json", config)
+    for function in PING_ENDPOINT_FUNCTIONS:
+        changed |= _set_variable(lambda_client, names[function], PING_ENDPOINT_VARIABLE, endpoint)
     return changed
+
+
+def _set_variable(lambda_client: Any, function: str, name: str, value: str) -> bool:
+    """One environment variable of a deployed function, the others kept; True if it changed."""
+    current = lambda_client.get_function_configuration(FunctionName=function)
+    variables = dict(current.get("Environment", {}).get("Variables", {}))
+    if variables.get(name) == value:
+        return False
+    variables[name] = value
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function)
+    lambda_client.update_function_configuration(
+        FunctionName=function, Environment={"Variables": variables}
+    )
+    return True
 
 
 def ensure_ping_handler(lambda_client: Any, function: str) -> bool:
