@@ -307,7 +307,9 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert deployed.sweep_function == "vigil-prod-sweep"
     url = aws_clients.lambda_.get_function_url_config(FunctionName="vigil-prod-ping")
     assert url["AuthType"] == "NONE"
-    assert any(line.startswith(f"Ping base URL: {url['FunctionUrl']}ping/") for line in said)
+    endpoint = url["FunctionUrl"].rstrip("/") + "/ping/"  # moto's URL lacks AWS's final "/"
+    assert endpoint.endswith(".on.aws/ping/")
+    assert any(line.startswith(f"Ping base URL: {endpoint} ") for line in said)
     rest_pings = "REST pings:    https://abc123.execute-api.us-east-1.amazonaws.com/api/ping/"
     assert any(line.startswith(rest_pings) for line in said)
     rest_root = "https://abc123.execute-api.us-east-1.amazonaws.com/api"
@@ -316,7 +318,6 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     # A ping that brings a channel-routed check up queues its alert: the URL must survive.
     assert ping_env["Environment"]["Variables"]["VIGIL_NOTIFY_QUEUE_URL"] == queue
     assert ping_env["Handler"] == PING_HANDLER  # its own entry, not chalice's app.ping_url
-    endpoint = f"{url['FunctionUrl']}ping/"
     ping_config = stage["lambda_functions"]["ping"]["environment_variables"]
     # Kept for the next chalice deploy, which sets a function's environment from the config.
     assert ping_config == {"VIGIL_SITE_ROOT": rest_root, "VIGIL_PING_ENDPOINT": endpoint}
@@ -457,6 +458,26 @@ def test_an_explicit_ping_endpoint_is_left_as_the_operator_set_it(
         live = aws_clients.lambda_.get_function_configuration(FunctionName=name)
         assert live["Environment"]["Variables"]["VIGIL_PING_ENDPOINT"] == cloudfront
     assert not any("VIGIL_PING_ENDPOINT" in line for line in said)
+
+
+def test_a_ping_endpoint_set_after_a_deploy_replaces_the_derived_one(
+    aws_clients: Aws, project: Path
+) -> None:
+    """chalice lets a function's own variable win over the stage's: the copies deploy wrote
+    per function must go, or the operator's CloudFront URL would never reach the functions."""
+    config_path = project / ".chalice" / "config.json"
+    deploy("prod", project, aws_clients, FakeChalice(), lambda line: None)
+    config = json.loads(config_path.read_text())
+    functions = config["stages"]["prod"]["lambda_functions"]
+    assert functions["sweep"]["environment_variables"]["VIGIL_PING_ENDPOINT"].endswith("/ping/")
+    config["stages"]["prod"]["environment_variables"]["VIGIL_PING_ENDPOINT"] = "https://cf.test/"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    deploy("prod", project, aws_clients, FakeChalice(), lambda line: None)
+    functions = json.loads(config_path.read_text())["stages"]["prod"]["lambda_functions"]
+    for function in ("api_handler", "sweep"):
+        assert "environment_variables" not in functions[function]
+    # The ping function keeps what is still derived: the REST API as its site root.
+    assert list(functions["ping"]["environment_variables"]) == ["VIGIL_SITE_ROOT"]
 
 
 def test_the_package_stage_cannot_be_deployed_directly(aws_clients: Aws, project: Path) -> None:

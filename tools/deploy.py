@@ -144,12 +144,11 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
     deployed = read_deployed(project_dir, stage)
     if ensure_ping_handler(aws.lambda_, deployed.ping_function):
         say(f"Handler: the ping function's set to {PING_HANDLER}")
-    function_url = ensure_function_url(aws.lambda_, deployed.ping_function)
+    # AWS answers the URL with a trailing slash; moto without: join so that either works.
+    ping_base = ensure_function_url(aws.lambda_, deployed.ping_function).rstrip("/") + "/ping/"
     if point_pings_at_the_api(aws.lambda_, project_dir, stage, config, deployed):
         say("Config: the ping function's VIGIL_SITE_ROOT set to the REST API")
-    if point_check_json_at_the_url(
-        aws.lambda_, project_dir, stage, config, deployed, f"{function_url}ping/"
-    ):
+    if point_check_json_at_the_url(aws.lambda_, project_dir, stage, config, deployed, ping_base):
         say("Config: VIGIL_PING_ENDPOINT set to the function URL: ping_url names it")
     functions = (
         deployed.api_function,
@@ -160,7 +159,7 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
     say(f"Logging: JSON, platform lines at WARN; {ensure_logging(aws.lambda_, functions)} updated")
     specs = alarm_specs(stage, deployed, done.topic_arn, queues.dead_letter_arn)
     say(f"Alarms: {len(specs)}, {ensure_alarms(aws.cloudwatch, specs)} written")
-    say(f"Ping base URL: {function_url}ping/  (function URL: use this for pings)")
+    say(f"Ping base URL: {ping_base}  (function URL: use this for pings)")
     say(f"REST pings:    {deployed.rest_api_url}ping/  (for a custom domain, WAF or throttling)")
     say(f"API URL:       {deployed.rest_api_url}api/v3/")
     say(f"Dashboard:     {deployed.rest_api_url}  (sign in with a project's API key)")
@@ -241,7 +240,29 @@ def write_stage_config(
     functions = settings.setdefault("lambda_functions", {})
     for function in FUNCTIONS:
         functions.setdefault(function, {})["iam_policy_file"] = stage_policy_file(stage, function)
+    _drop_derived_values_the_operator_overrides(config, settings)
     return _write_if_changed(chalice_dir / "config.json", config) or changed
+
+
+def _drop_derived_values_the_operator_overrides(
+    config: dict[str, Any], settings: dict[str, Any]
+) -> None:
+    """A base URL the operator sets (global or stage) replaces the one deploy derived.
+
+    Deploy writes its derived URLs per function, and chalice lets a function's own value win
+    over the stage's, so a derived copy left behind would hide the operator's on every later
+    ``chalice deploy``."""
+    explicit = {
+        **config.get("environment_variables", {}),
+        **settings.get("environment_variables", {}),
+    }
+    for function in settings.get("lambda_functions", {}).values():
+        variables = function.get("environment_variables", {})
+        for name in (SITE_ROOT_VARIABLE, PING_ENDPOINT_VARIABLE):
+            if name in explicit:
+                variables.pop(name, None)
+        if "environment_variables" in function and not variables:
+            del function["environment_variables"]
 
 
 def read_deployed(project_dir: Path, stage: str) -> Deployed:
