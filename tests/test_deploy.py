@@ -18,7 +18,7 @@ import pytest
 from chalicelib import metrics
 from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
 from tests.conftest import ROOT
-from tools.deploy import AWS_SERVICES, Aws, deploy, destroy
+from tools.deploy import AWS_SERVICES, Aws, deploy, destroy, main
 from tools.package import PackageError, build, check_zip, lint
 from tools.policy import FUNCTIONS, Arns, deployed_policy, stack_policy_document
 from tools.template import FUNCTION_IDS, PING_HANDLER, POLICY_IDS, ROLE_IDS
@@ -458,6 +458,18 @@ def test_an_explicit_ping_endpoint_is_left_as_the_operator_set_it(
         live = aws_clients.lambda_.get_function_configuration(FunctionName=name)
         assert live["Environment"]["Variables"]["VIGIL_PING_ENDPOINT"] == cloudfront
     assert not any("VIGIL_PING_ENDPOINT" in line for line in said)
+
+
+def test_a_malformed_ping_endpoint_stops_the_deploy_before_chalice_runs(
+    aws_clients: Aws, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_path = project / ".chalice" / "config.json"
+    config = json.loads(config_path.read_text())
+    config.setdefault("environment_variables", {})["VIGIL_PING_ENDPOINT"] = "pings.example.com"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    assert main(["deploy", "--stage", "prod", "--project-dir", str(project)]) == 1
+    assert "VIGIL_PING_ENDPOINT must be an http(s) URL" in capsys.readouterr().err
+    assert not (project / ".chalice" / "deployed" / "prod.json").exists()  # chalice never ran
 
 
 def test_a_ping_endpoint_set_after_a_deploy_replaces_the_derived_one(

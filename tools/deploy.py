@@ -47,6 +47,7 @@ from typing import Any
 
 from chalicelib import migration
 from chalicelib.bootstrap import Provisioned, provision
+from chalicelib.errors import ConfigError
 from chalicelib.notify_setup import NotifyQueues, ensure_notify_queues, queue_names
 from chalicelib.settings import Settings
 from tools.alarms import alarms
@@ -113,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             deploy(args.stage, args.project_dir, aws, _run, print)
         else:
             destroy(args.stage, args.project_dir, aws, _run, print, delete_data=args.delete_data)
-    except (ValueError, RuntimeError, subprocess.CalledProcessError) as error:
+    except (ValueError, RuntimeError, ConfigError, subprocess.CalledProcessError) as error:
         print(f"{args.command} failed: {error}", file=sys.stderr)
         return 1
     return 0
