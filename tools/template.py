@@ -5,7 +5,9 @@ function URL, and the notifier), their roles (logs grant only, from the ``cfn`` 
 ``policy-logs.json``), the REST API, the schedule and the notifier's queue subscription. This
 adds what Vigil needs around them: the table, the topic and its key, the notify queue and its
 dead letters, the per-function grants, the alarms, the functions' environment and log
-settings, the pings' function URL with its two public-invoke permissions, and outputs.
+settings, the pings' function URL with its two public-invoke permissions, the
+``PingEndpoint`` parameter (the check JSON's ping base, see ``ping_endpoint_parameter``), and
+outputs.
 
 merge-template deep-merges dicts and replaces lists (traps.md section 5), so it only ever adds
 resources and dict keys: the grants are separate ``AWS::IAM::Policy`` resources attached to
