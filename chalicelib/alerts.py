@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
-from chalicelib.check_json import check_to_dict
+from chalicelib.check_json import check_to_dict, ping_url
 from chalicelib.domain import Check, Flip, LoggedPing
 from chalicelib.inputs import printable
 
@@ -42,6 +42,7 @@ class Alert:
     check: Check
     flip: Flip
     last_ping: LoggedPing | None
+    ping_endpoint: str | None = None  # the deployment's, so ping_url matches the API's
 
     @property
     def event(self) -> str:
@@ -54,7 +55,7 @@ class Alert:
     @property
     def document(self) -> dict[str, Any]:
         """The machine-readable alert, uncut (adapters cut it to their channel's limits)."""
-        return alert_document(self.check, self.flip, self.last_ping)
+        return alert_document(self.check, self.flip, self.last_ping, self.ping_endpoint)
 
 
 class Alerter(Protocol):
@@ -103,14 +104,16 @@ def event(flip: Flip) -> str:
     return "reminder" if flip.reminder else flip.new
 
 
-def alert_document(check: Check, flip: Flip, last_ping: LoggedPing | None) -> dict[str, Any]:
+def alert_document(
+    check: Check, flip: Flip, last_ping: LoggedPing | None, ping_endpoint: str | None = None
+) -> dict[str, Any]:
     document = {
         "version": ALERT_FORMAT_VERSION,
         "event": event(flip),
         "reason": flip.reason if flip.new == "down" else None,
         "failures": flip.failures,
         # The check as of the flip, so a late (retried) delivery still describes the outage.
-        "check": check_to_dict(check, flip.at),
+        "check": check_to_dict(check, flip.at, ping_endpoint=ping_endpoint),
         "flip": {
             "id": flip.id,
             "at": flip.at.isoformat(),
@@ -178,7 +181,9 @@ def what_happened(check: Check, flip: Flip) -> str:
     return text
 
 
-def email_text(check: Check, flip: Flip, last_ping: LoggedPing | None) -> str:
+def email_text(
+    check: Check, flip: Flip, last_ping: LoggedPing | None, ping_endpoint: str | None = None
+) -> str:
     status = "still DOWN" if flip.reminder else f"{flip.new.upper()}"
     lines = [
         f"{display_name(check)} is {status}.",
@@ -194,7 +199,7 @@ def email_text(check: Check, flip: Flip, last_ping: LoggedPing | None) -> str:
     lines += [
         "",
         f"Check: {check.site_root}/api/v3/checks/{check.uuid}",
-        f"Ping URL: {check.site_root}/ping/{check.uuid}",
+        f"Ping URL: {ping_url(check, ping_endpoint)}",
         f"Flip id: {flip.id}",
     ]
     # Every field stays on its own line: a control character in a name, a tag, a header or

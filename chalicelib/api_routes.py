@@ -68,7 +68,10 @@ def _grant(request: Request, *, write: bool, body: dict[str, Any] | None = None)
 
 
 def _view(request: Request, version: int, grant: KeyGrant) -> management.View:
-    return management.View(version, grant.role == "ro", management.channel(deps())["id"])
+    built = deps()
+    return management.View(
+        version, grant.role == "ro", management.channel(built)["id"], built.settings.ping_endpoint
+    )
 
 
 def _site(request: Request) -> str:

@@ -23,7 +23,9 @@ def check_to_dict(
     readonly: bool = False,
     version: int = 3,
     channel_id: str = "",
+    ping_endpoint: str | None = None,
 ) -> dict[str, Any]:
+    """The check as the API shows it; ``ping_endpoint`` is the deployment's (settings)."""
     doc: dict[str, Any] = {
         "name": check.name,
         "slug": check.slug,
@@ -70,7 +72,7 @@ def check_to_dict(
     if readonly:
         doc["unique_key"] = unique_key(check.uuid)
     else:
-        doc.update(_write_fields(check, version))
+        doc.update(_write_fields(check, version, ping_endpoint))
         doc["channels"] = ",".join(routed_ids(check, channel_id))
     return doc
 
@@ -109,11 +111,20 @@ def _status(check: Check, now: datetime, version: int) -> str:
     return status
 
 
-def _write_fields(check: Check, version: int) -> dict[str, Any]:
+def ping_url(check: Check, ping_endpoint: str | None) -> str:
+    """``PING_ENDPOINT + uuid``, as Healthchecks; without an endpoint, the check's own site.
+
+    The endpoint is the deployment's, not the check's: changing it changes every ping_url."""
+    if ping_endpoint:
+        return f"{ping_endpoint}{check.uuid}"
+    return f"{check.site_root}/ping/{check.uuid}"
+
+
+def _write_fields(check: Check, version: int, ping_endpoint: str | None) -> dict[str, Any]:
     api = f"{check.site_root}/api/v{version}/checks/{check.uuid}"
     return {
         "uuid": check.uuid,
-        "ping_url": f"{check.site_root}/ping/{check.uuid}",
+        "ping_url": ping_url(check, ping_endpoint),
         "update_url": api,
         "pause_url": f"{api}/pause",
         "resume_url": f"{api}/resume",

@@ -56,7 +56,8 @@ def deliver(
             return _hold(deps, check, flip, held)
         if limits is not None and not limits.take_publish():
             return check
-        alert = Alert(check, flip, deps.store.last_ping_entry(check.uuid))
+        last_ping = deps.store.last_ping_entry(check.uuid)
+        alert = Alert(check, flip, last_ping, deps.settings.ping_endpoint)
         try:
             message_id = deps.alerter.publish(alert)
         except Exception:

@@ -55,10 +55,16 @@ class View:
     version: int
     readonly: bool
     channel_id: str
+    ping_endpoint: str | None = None  # the deployment's VIGIL_PING_ENDPOINT
 
     def check(self, check: Check, now: datetime) -> dict[str, Any]:
         return check_to_dict(
-            check, now, readonly=self.readonly, version=self.version, channel_id=self.channel_id
+            check,
+            now,
+            readonly=self.readonly,
+            version=self.version,
+            channel_id=self.channel_id,
+            ping_endpoint=self.ping_endpoint,
         )
 
 

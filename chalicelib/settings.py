@@ -32,6 +32,9 @@ class Settings:
     sweep_seconds: int | None = None
     due_shards: int = DEFAULT_DUE_SHARDS
     site_root: str | None = None
+    # Healthchecks' PING_ENDPOINT: the base every check's ping_url names (the function URL's
+    # ``.../ping/`` when deployed); None keeps ``<site root>/ping/``. Always ends in "/".
+    ping_endpoint: str | None = None
     ping_log_limit: int = DEFAULT_PING_LOG_LIMIT
     check_limit: int = DEFAULT_CHECK_LIMIT
     sweep_publish_limit: int = DEFAULT_SWEEP_PUBLISH_LIMIT
@@ -59,6 +62,7 @@ class Settings:
             sweep_seconds=_optional_positive_int(environ, "VIGIL_SWEEP_SECONDS"),
             due_shards=_positive_int(environ, "VIGIL_DUE_SHARDS", DEFAULT_DUE_SHARDS),
             site_root=environ.get("VIGIL_SITE_ROOT") or None,
+            ping_endpoint=_ping_endpoint(environ),
             ping_log_limit=_positive_int(environ, "VIGIL_PING_LOG_LIMIT", DEFAULT_PING_LOG_LIMIT),
             check_limit=_positive_int(environ, "VIGIL_CHECK_LIMIT", DEFAULT_CHECK_LIMIT),
             sweep_publish_limit=_positive_int(
@@ -79,6 +83,16 @@ def _required(environ: Mapping[str, str], name: str) -> str:
     if not value:
         raise ConfigError(f"{name} is not set")
     return value
+
+
+def _ping_endpoint(environ: Mapping[str, str]) -> str | None:
+    raw = environ.get("VIGIL_PING_ENDPOINT", "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("https://", "http://")):
+        raise ConfigError(f"VIGIL_PING_ENDPOINT must be an http(s) URL, got {raw!r}")
+    # ping_url is endpoint + uuid, so ".../ping" would give ".../ping<uuid>".
+    return raw if raw.endswith("/") else raw + "/"
 
 
 def _optional_positive_int(environ: Mapping[str, str], name: str) -> int | None:

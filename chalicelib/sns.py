@@ -65,19 +65,26 @@ def sns_message(alert: Alert) -> SnsMessage:
     check, flip, last_ping = alert.check, alert.flip, alert.last_ping
     for text_limit, body_limit in CLIP_STEPS:
         clipped = clip_check(check, text_limit)
-        message = _compose(check, clipped, flip, clip_ping(last_ping, text_limit, body_limit))
+        last = clip_ping(last_ping, text_limit, body_limit)
+        message = _compose(check, clipped, flip, last, alert.ping_endpoint)
         if published_size(message) <= ALERT_BUDGET_BYTES:
             break
     return message
 
 
-def _compose(original: Check, check: Check, flip: Flip, last_ping: LoggedPing | None) -> SnsMessage:
-    document = alert_document(check, flip, last_ping)
+def _compose(
+    original: Check,
+    check: Check,
+    flip: Flip,
+    last_ping: LoggedPing | None,
+    ping_endpoint: str | None,
+) -> SnsMessage:
+    document = alert_document(check, flip, last_ping, ping_endpoint)
     # Protocols without a key of their own (sqs, lambda, http, https, email-json) get
     # ``default``: one copy of the document instead of six.
     envelope = {
         "default": json.dumps(document, sort_keys=True),
-        "email": email_text(check, flip, last_ping),
+        "email": email_text(check, flip, last_ping, ping_endpoint),
         "sms": sms_text(check, flip),
     }
     return SnsMessage(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pytest
 from chalicelib import metrics
 from chalicelib.dynamo import TABLE_SCHEMA, TTL_ATTRIBUTE
 from tests.conftest import ROOT
-from tools.deploy import AWS_SERVICES, Aws, deploy, destroy
+from tools.deploy import AWS_SERVICES, Aws, deploy, destroy, main
 from tools.package import PackageError, build, check_zip, lint
 from tools.policy import FUNCTIONS, Arns, deployed_policy, stack_policy_document
 from tools.template import FUNCTION_IDS, PING_HANDLER, POLICY_IDS, ROLE_IDS
@@ -306,7 +307,9 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert deployed.sweep_function == "vigil-prod-sweep"
     url = aws_clients.lambda_.get_function_url_config(FunctionName="vigil-prod-ping")
     assert url["AuthType"] == "NONE"
-    assert any(line.startswith(f"Ping base URL: {url['FunctionUrl']}ping/") for line in said)
+    endpoint = url["FunctionUrl"].rstrip("/") + "/ping/"  # moto's URL lacks AWS's final "/"
+    assert endpoint.endswith(".on.aws/ping/")
+    assert any(line.startswith(f"Ping base URL: {endpoint} ") for line in said)
     rest_pings = "REST pings:    https://abc123.execute-api.us-east-1.amazonaws.com/api/ping/"
     assert any(line.startswith(rest_pings) for line in said)
     rest_root = "https://abc123.execute-api.us-east-1.amazonaws.com/api"
@@ -316,7 +319,19 @@ def test_deploy_writes_the_stage_and_a_rerun_changes_nothing(
     assert ping_env["Environment"]["Variables"]["VIGIL_NOTIFY_QUEUE_URL"] == queue
     assert ping_env["Handler"] == PING_HANDLER  # its own entry, not chalice's app.ping_url
     ping_config = stage["lambda_functions"]["ping"]["environment_variables"]
-    assert ping_config == {"VIGIL_SITE_ROOT": rest_root}  # kept for the next chalice deploy
+    # Kept for the next chalice deploy, which sets a function's environment from the config.
+    assert ping_config == {"VIGIL_SITE_ROOT": rest_root, "VIGIL_PING_ENDPOINT": endpoint}
+    # Every check's ping_url names the cheap door: the API's, and the alerts' (sweeper, pings).
+    for function in ("api_handler", "sweep"):
+        assert stage["lambda_functions"][function]["environment_variables"] == {
+            "VIGIL_PING_ENDPOINT": endpoint
+        }
+    for name in ("vigil-prod", "vigil-prod-sweep", "vigil-prod-ping"):
+        live = aws_clients.lambda_.get_function_configuration(FunctionName=name)
+        assert live["Environment"]["Variables"]["VIGIL_PING_ENDPOINT"] == endpoint
+        assert live["Environment"]["Variables"]["VIGIL_TABLE"] == "vigil-prod"  # merged in
+    notify = aws_clients.lambda_.get_function_configuration(FunctionName="vigil-prod-notify")
+    assert "VIGIL_PING_ENDPOINT" not in notify["Environment"]["Variables"]  # forwards only
     for function in ("vigil-prod", "vigil-prod-sweep", "vigil-prod-ping", "vigil-prod-notify"):
         logging = aws_clients.lambda_.get_function_configuration(FunctionName=function)
         assert logging["LoggingConfig"] == {
@@ -421,6 +436,60 @@ def test_explicit_names_win_and_each_stage_gets_its_own_table(
     monkeypatch.setenv("VIGIL_TABLE", "team-vigil")
     deploy("prod", project, aws_clients, FakeChalice(), lambda line: None)
     assert sorted(aws_clients.dynamodb.list_tables()["TableNames"]) == ["team-vigil", "vigil-dev"]
+
+
+def test_an_explicit_ping_endpoint_is_left_as_the_operator_set_it(
+    aws_clients: Aws, project: Path
+) -> None:
+    """CloudFront in front of the function URL: the check JSON names the operator's URL."""
+    config_path = project / ".chalice" / "config.json"
+    config = json.loads(config_path.read_text())
+    cloudfront = "https://pings.example.com/ping/"
+    stage = config.setdefault("stages", {}).setdefault("prod", {})
+    stage.setdefault("environment_variables", {})["VIGIL_PING_ENDPOINT"] = cloudfront
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    said: list[str] = []
+    deploy("prod", project, aws_clients, FakeChalice(), said.append)
+    written = json.loads(config_path.read_text())["stages"]["prod"]
+    for function in ("api_handler", "sweep", "ping"):
+        variables = written["lambda_functions"][function].get("environment_variables", {})
+        assert "VIGIL_PING_ENDPOINT" not in variables  # the stage's value reaches every function
+    for name in ("vigil-prod", "vigil-prod-sweep", "vigil-prod-ping"):
+        live = aws_clients.lambda_.get_function_configuration(FunctionName=name)
+        assert live["Environment"]["Variables"]["VIGIL_PING_ENDPOINT"] == cloudfront
+    assert not any("VIGIL_PING_ENDPOINT" in line for line in said)
+
+
+def test_a_malformed_ping_endpoint_stops_the_deploy_before_chalice_runs(
+    aws_clients: Aws, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_path = project / ".chalice" / "config.json"
+    config = json.loads(config_path.read_text())
+    config.setdefault("environment_variables", {})["VIGIL_PING_ENDPOINT"] = "pings.example.com"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    assert main(["deploy", "--stage", "prod", "--project-dir", str(project)]) == 1
+    assert "VIGIL_PING_ENDPOINT must be an http(s) URL" in capsys.readouterr().err
+    assert not (project / ".chalice" / "deployed" / "prod.json").exists()  # chalice never ran
+
+
+def test_a_ping_endpoint_set_after_a_deploy_replaces_the_derived_one(
+    aws_clients: Aws, project: Path
+) -> None:
+    """chalice lets a function's own variable win over the stage's: the copies deploy wrote
+    per function must go, or the operator's CloudFront URL would never reach the functions."""
+    config_path = project / ".chalice" / "config.json"
+    deploy("prod", project, aws_clients, FakeChalice(), lambda line: None)
+    config = json.loads(config_path.read_text())
+    functions = config["stages"]["prod"]["lambda_functions"]
+    assert functions["sweep"]["environment_variables"]["VIGIL_PING_ENDPOINT"].endswith("/ping/")
+    config["stages"]["prod"]["environment_variables"]["VIGIL_PING_ENDPOINT"] = "https://cf.test/"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    deploy("prod", project, aws_clients, FakeChalice(), lambda line: None)
+    functions = json.loads(config_path.read_text())["stages"]["prod"]["lambda_functions"]
+    for function in ("api_handler", "sweep"):
+        assert "environment_variables" not in functions[function]
+    # The ping function keeps what is still derived: the REST API as its site root.
+    assert list(functions["ping"]["environment_variables"]) == ["VIGIL_SITE_ROOT"]
 
 
 def test_the_package_stage_cannot_be_deployed_directly(aws_clients: Aws, project: Path) -> None:
@@ -666,9 +735,87 @@ def test_pings_have_a_public_function_url_on_their_own_function(template: dict[s
     for other in ("api_handler", "sweep", "notify"):
         variables = template["Resources"][FUNCTION_IDS[other]]["Properties"]["Environment"]
         assert "VIGIL_SITE_ROOT" not in variables["Variables"]
+    # The check JSON's ping base: a parameter, since the API cannot reference the URL (a cycle:
+    # the URL names Ping, whose VIGIL_SITE_ROOT names RestAPI, whose routes name APIHandler).
+    parameter = template["Parameters"]["PingEndpoint"]
+    assert parameter["Type"] == "String" and parameter["Default"] == ""
+    for function in ("api_handler", "sweep", "ping"):
+        variables = resources[FUNCTION_IDS[function]]["Properties"]["Environment"]["Variables"]
+        assert variables["VIGIL_PING_ENDPOINT"] == {"Ref": "PingEndpoint"}
+    notify = resources[FUNCTION_IDS["notify"]]["Properties"]["Environment"]["Variables"]
+    assert "VIGIL_PING_ENDPOINT" not in notify
+    assert "PingFunctionUrl" not in json.dumps(resources[FUNCTION_IDS["api_handler"]])
     output = template["Outputs"]["PingBaseURL"]["Value"]
     assert output == {"Fn::Join": ["", [{"Fn::GetAtt": [PING_URL_ID, "FunctionUrl"]}, "ping/"]]}
     assert template["Outputs"]["RestPingBaseURL"]["Value"]["Fn::Sub"].endswith("/api/ping/")
+
+
+def references(node: Any) -> set[str]:
+    """The logical ids a resource names: Ref, Fn::GetAtt and ``${...}`` in Fn::Sub."""
+    if isinstance(node, list):
+        return set().union(*map(references, node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found: set[str] = set()
+    for key, value in node.items():
+        if key == "Ref" and isinstance(value, str):
+            found.add(value)
+        elif key == "Fn::GetAtt":
+            found.add(value[0] if isinstance(value, list) else value.split(".")[0])
+        elif key == "Fn::Sub":
+            text = value if isinstance(value, str) else value[0]
+            found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!][^}]*)\}", text)}
+            found |= references(value[1:] if isinstance(value, list) else [])
+        else:
+            found |= references(value)
+    return found
+
+
+def dependency_cycle(template: dict[str, Any]) -> list[str]:
+    """A cycle of resources that name each other (CloudFormation refuses it), or []."""
+    resources = template["Resources"]
+    graph: dict[str, set[str]] = {}
+    for name, resource in resources.items():
+        depends = resource.get("DependsOn", [])
+        named = references(resource) | set([depends] if isinstance(depends, str) else depends)
+        graph[name] = named & resources.keys()
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> list[str]:
+        for target in sorted(graph[name]):
+            if target in path:
+                return [*path[path.index(target) :], target]
+            if target not in done:
+                cycle = visit(target, [*path, target])
+                if cycle:
+                    return cycle
+        done.add(name)
+        return []
+
+    for name in sorted(graph):
+        cycle = [] if name in done else visit(name, [name])
+        if cycle:
+            return cycle
+    return []
+
+
+def test_the_stack_has_no_circular_dependency(template: dict[str, Any]) -> None:
+    """cfn-lint 1.58 does not see through chalice's SAM REST API: a VIGIL_PING_ENDPOINT of
+    Fn::GetAtt [PingFunctionUrl, FunctionUrl] on the API function linted clean, yet closes
+    Ping -> RestAPI -> APIHandler -> PingFunctionUrl -> Ping, which CloudFormation refuses."""
+    assert dependency_cycle(template) == []
+    broken = json.loads(json.dumps(template))
+    variables = broken["Resources"][FUNCTION_IDS["api_handler"]]["Properties"]["Environment"]
+    variables["Variables"]["VIGIL_PING_ENDPOINT"] = {
+        "Fn::GetAtt": ["PingFunctionUrl", "FunctionUrl"]
+    }
+    assert dependency_cycle(broken) == [
+        "APIHandler",
+        "PingFunctionUrl",
+        "Ping",
+        "RestAPI",
+        "APIHandler",
+    ]
 
 
 def test_every_function_is_arm64_at_128_mb_with_json_logs_and_quiet_platform_lines(

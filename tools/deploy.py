@@ -16,8 +16,10 @@ Deploy, every step idempotent, so a re-run changes nothing that exists:
    its second half (``finish``: catch up with the old code's last writes, drop the old index,
    delete old ping-log items past the retention); on an up-to-date table both only read;
 4. the ``ping`` function's own Handler (``tools.template.PING_HANDLER``, not chalice's
-   ``app.ping_url``), its public function URL and its two resource-policy statements, and
-   every function's log settings (JSON, platform lines at WARN), which chalice cannot set;
+   ``app.ping_url``), its public function URL and its two resource-policy statements,
+   ``VIGIL_PING_ENDPOINT`` (that URL's ``ping/``, so every check's ping_url names it) on the
+   functions that render check JSON, and every function's log settings (JSON, platform lines
+   at WARN), which chalice cannot set;
 5. the watchman alarms (tools/alarms.py) on the deployed functions, alerting the same topic;
 6. both bases, printed: the function URL for pings, the REST API for pings behind a custom
    domain or WAF, the Management API and the dashboard.
@@ -45,6 +47,7 @@ from typing import Any
 
 from chalicelib import migration
 from chalicelib.bootstrap import Provisioned, provision
+from chalicelib.errors import ConfigError
 from chalicelib.notify_setup import NotifyQueues, ensure_notify_queues, queue_names
 from chalicelib.settings import Settings
 from tools.alarms import alarms
@@ -53,6 +56,8 @@ from tools.policy import FUNCTIONS, Arns, deployed_policy, stage_policy_file
 from tools.template import (
     LOGGING_CONFIG,
     PACKAGE_STAGE,
+    PING_ENDPOINT_FUNCTIONS,
+    PING_ENDPOINT_VARIABLE,
     PING_HANDLER,
     PING_URL_CORS,
     SITE_ROOT_VARIABLE,
@@ -109,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             deploy(args.stage, args.project_dir, aws, _run, print)
         else:
             destroy(args.stage, args.project_dir, aws, _run, print, delete_data=args.delete_data)
-    except (ValueError, RuntimeError, subprocess.CalledProcessError) as error:
+    except (ValueError, RuntimeError, ConfigError, subprocess.CalledProcessError) as error:
         print(f"{args.command} failed: {error}", file=sys.stderr)
         return 1
     return 0
@@ -140,9 +145,12 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
     deployed = read_deployed(project_dir, stage)
     if ensure_ping_handler(aws.lambda_, deployed.ping_function):
         say(f"Handler: the ping function's set to {PING_HANDLER}")
-    function_url = ensure_function_url(aws.lambda_, deployed.ping_function)
+    # AWS answers the URL with a trailing slash; moto without: join so that either works.
+    ping_base = ensure_function_url(aws.lambda_, deployed.ping_function).rstrip("/") + "/ping/"
     if point_pings_at_the_api(aws.lambda_, project_dir, stage, config, deployed):
         say("Config: the ping function's VIGIL_SITE_ROOT set to the REST API")
+    if point_check_json_at_the_url(aws.lambda_, project_dir, stage, config, deployed, ping_base):
+        say("Config: VIGIL_PING_ENDPOINT set to the function URL: ping_url names it")
     functions = (
         deployed.api_function,
         deployed.sweep_function,
@@ -152,7 +160,7 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
     say(f"Logging: JSON, platform lines at WARN; {ensure_logging(aws.lambda_, functions)} updated")
     specs = alarm_specs(stage, deployed, done.topic_arn, queues.dead_letter_arn)
     say(f"Alarms: {len(specs)}, {ensure_alarms(aws.cloudwatch, specs)} written")
-    say(f"Ping base URL: {function_url}ping/  (function URL: use this for pings)")
+    say(f"Ping base URL: {ping_base}  (function URL: use this for pings)")
     say(f"REST pings:    {deployed.rest_api_url}ping/  (for a custom domain, WAF or throttling)")
     say(f"API URL:       {deployed.rest_api_url}api/v3/")
     say(f"Dashboard:     {deployed.rest_api_url}  (sign in with a project's API key)")
@@ -233,7 +241,29 @@ def write_stage_config(
     functions = settings.setdefault("lambda_functions", {})
     for function in FUNCTIONS:
         functions.setdefault(function, {})["iam_policy_file"] = stage_policy_file(stage, function)
+    _drop_derived_values_the_operator_overrides(config, settings)
     return _write_if_changed(chalice_dir / "config.json", config) or changed
+
+
+def _drop_derived_values_the_operator_overrides(
+    config: dict[str, Any], settings: dict[str, Any]
+) -> None:
+    """A base URL the operator sets (global or stage) replaces the one deploy derived.
+
+    Deploy writes its derived URLs per function, and chalice lets a function's own value win
+    over the stage's, so a derived copy left behind would hide the operator's on every later
+    ``chalice deploy``."""
+    explicit = {
+        **config.get("environment_variables", {}),
+        **settings.get("environment_variables", {}),
+    }
+    for function in settings.get("lambda_functions", {}).values():
+        variables = function.get("environment_variables", {})
+        for name in (SITE_ROOT_VARIABLE, PING_ENDPOINT_VARIABLE):
+            if name in explicit:
+                variables.pop(name, None)
+        if "environment_variables" in function and not variables:
+            del function["environment_variables"]
 
 
 def read_deployed(project_dir: Path, stage: str) -> Deployed:
@@ -288,16 +318,56 @@ def point_pings_at_the_api(
     ping = settings.setdefault("lambda_functions", {}).setdefault("ping", {})
     ping.setdefault("environment_variables", {})[SITE_ROOT_VARIABLE] = root
     changed = _write_if_changed(project_dir / ".chalice" / "config.json", config)
-    current = lambda_client.get_function_configuration(FunctionName=deployed.ping_function)
-    variables = dict(current.get("Environment", {}).get("Variables", {}))
-    if variables.get(SITE_ROOT_VARIABLE) != root:
-        variables[SITE_ROOT_VARIABLE] = root
-        lambda_client.get_waiter("function_updated_v2").wait(FunctionName=deployed.ping_function)
-        lambda_client.update_function_configuration(
-            FunctionName=deployed.ping_function, Environment={"Variables": variables}
-        )
-        changed = True
+    return _set_variable(lambda_client, deployed.ping_function, SITE_ROOT_VARIABLE, root) or changed
+
+
+def point_check_json_at_the_url(
+    lambda_client: Any,
+    project_dir: Path,
+    stage: str,
+    config: dict[str, Any],
+    deployed: Deployed,
+    endpoint: str,
+) -> bool:
+    """Every check's ping_url names the function URL, the cheap door (issue 10).
+
+    Unless the operator set ``VIGIL_PING_ENDPOINT`` (e.g. CloudFront in front of the URL), the
+    functions that render check JSON (the API, and the alerts of the sweeper and the pings) get
+    ``<function URL>ping/``: in the stage's config for later deploys, and on the functions now
+    (the URL is only known after the first ``chalice deploy``). True if anything changed."""
+    settings = config["stages"][stage]
+    if PING_ENDPOINT_VARIABLE in {
+        **config.get("environment_variables", {}),
+        **settings.get("environment_variables", {}),
+    }:
+        return False
+    names = {
+        "api_handler": deployed.api_function,
+        "sweep": deployed.sweep_function,
+        "ping": deployed.ping_function,
+    }
+    functions = settings.setdefault("lambda_functions", {})
+    for function in PING_ENDPOINT_FUNCTIONS:
+        variables = functions.setdefault(function, {}).setdefault("environment_variables", {})
+        variables[PING_ENDPOINT_VARIABLE] = endpoint
+    changed = _write_if_changed(project_dir / ".chalice" / "config.json", config)
+    for function in PING_ENDPOINT_FUNCTIONS:
+        changed |= _set_variable(lambda_client, names[function], PING_ENDPOINT_VARIABLE, endpoint)
     return changed
+
+
+def _set_variable(lambda_client: Any, function: str, name: str, value: str) -> bool:
+    """One environment variable of a deployed function, the others kept; True if it changed."""
+    current = lambda_client.get_function_configuration(FunctionName=function)
+    variables = dict(current.get("Environment", {}).get("Variables", {}))
+    if variables.get(name) == value:
+        return False
+    variables[name] = value
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function)
+    lambda_client.update_function_configuration(
+        FunctionName=function, Environment={"Variables": variables}
+    )
+    return True
 
 
 def ensure_ping_handler(lambda_client: Any, function: str) -> bool:

@@ -5,7 +5,9 @@ function URL, and the notifier), their roles (logs grant only, from the ``cfn`` 
 ``policy-logs.json``), the REST API, the schedule and the notifier's queue subscription. This
 adds what Vigil needs around them: the table, the topic and its key, the notify queue and its
 dead letters, the per-function grants, the alarms, the functions' environment and log
-settings, the pings' function URL with its two public-invoke permissions, and outputs.
+settings, the pings' function URL with its two public-invoke permissions, the
+``PingEndpoint`` parameter (the check JSON's ping base, see ``ping_endpoint_parameter``), and
+outputs.
 
 merge-template deep-merges dicts and replaces lists (traps.md section 5), so it only ever adds
 resources and dict keys: the grants are separate ``AWS::IAM::Policy`` resources attached to
@@ -87,6 +89,11 @@ REST_API_ID = "RestAPI"
 API_STAGE = "api"
 PACKAGE_STAGE = "cfn"
 SITE_ROOT_VARIABLE = "VIGIL_SITE_ROOT"
+PING_ENDPOINT_VARIABLE = "VIGIL_PING_ENDPOINT"
+PING_ENDPOINT_PARAMETER = "PingEndpoint"
+# The functions that render check JSON: the API (and the dashboard through it), and the alert
+# documents of the sweeper and of the pings that flip a check (the notifier only forwards them).
+PING_ENDPOINT_FUNCTIONS = ("api_handler", "sweep", "ping")
 REST_API_BASE = (
     f"https://${{{REST_API_ID}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/"
 )
@@ -116,7 +123,7 @@ def merge_template() -> dict[str, Any]:
     # (merge replaces the ``Fn::Sub`` string, so no second intrinsic key appears).
     notify_event = {"Properties": {"Queue": {"Fn::Sub": f"${{{NOTIFY_QUEUE_ID}.Arn}}"}}}
     resources[FUNCTION_IDS["notify"]]["Properties"]["Events"] = {NOTIFY_EVENT: notify_event}
-    if not _site_root_configured():
+    if not _configured(SITE_ROOT_VARIABLE):
         # A check that ?create=1 makes through the function URL must get the REST API's URLs
         # (update, pause, badges): the function URL serves pings only.
         variables = resources[FUNCTION_IDS["ping"]]["Properties"]["Environment"]["Variables"]
@@ -124,11 +131,17 @@ def merge_template() -> dict[str, Any]:
     # The pings' own entry, not chalice's app.ping_url: a cold start without the Chalice app.
     resources[FUNCTION_IDS["ping"]]["Properties"]["Handler"] = PING_HANDLER
     resources.update(ping_url_resources())
+    template: dict[str, Any] = {}
+    if not _configured(PING_ENDPOINT_VARIABLE):
+        template["Parameters"] = ping_endpoint_parameter()
+        for function in PING_ENDPOINT_FUNCTIONS:
+            variables = resources[FUNCTION_IDS[function]]["Properties"]["Environment"]["Variables"]
+            variables[PING_ENDPOINT_VARIABLE] = {"Ref": PING_ENDPOINT_PARAMETER}
     for logical_id, properties in _alarms().items():
         resources[logical_id] = {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
     if _log_retention_configured():
         resources.update(_api_log_group_fix())
-    return {"Resources": resources, "Outputs": _outputs()}
+    return {**template, "Resources": resources, "Outputs": _outputs()}
 
 
 def _table() -> dict[str, Any]:
@@ -306,10 +319,31 @@ def notify_resources() -> dict[str, Any]:
     }
 
 
-def _site_root_configured() -> bool:
+def ping_endpoint_parameter() -> dict[str, Any]:
+    """The check JSON's ping base, a stack parameter rather than the function URL itself.
+
+    CloudFormation cannot hand the API its ping function's URL: the URL names the ping
+    function, whose VIGIL_SITE_ROOT names the REST API, whose routes name the API function, a
+    cycle. So the stack's first create leaves it empty (ping_url on the REST API, as before)
+    and an update sets it to the ``PingBaseURL`` output (or a CloudFront URL in front of it).
+    """
+    return {
+        PING_ENDPOINT_PARAMETER: {
+            "Type": "String",
+            "Default": "",
+            "AllowedPattern": "^(https?://.*/)?$",
+            "ConstraintDescription": "empty, or an http(s) URL ending in /",
+            "Description": "VIGIL_PING_ENDPOINT: the ping base every check's ping_url names, "
+            "e.g. this stack's PingBaseURL output; empty keeps the REST API's",
+        }
+    }
+
+
+def _configured(variable: str) -> bool:
+    """The operator set ``variable`` for the package stage: chalice passes it on as given."""
     config = json.loads((CHALICE_DIR / "config.json").read_text())
     stage = config.get("stages", {}).get(PACKAGE_STAGE, {})
-    return SITE_ROOT_VARIABLE in {
+    return variable in {
         **config.get("environment_variables", {}),
         **stage.get("environment_variables", {}),
     }
