@@ -19,6 +19,7 @@ from chalicelib.deps import Deps
 from chalicelib.domain import Check, Flip
 from chalicelib.errors import NotFound
 from chalicelib.logs import log_event
+from chalicelib.store import retry_on_conflict
 
 logger = logging.getLogger("vigil")
 
@@ -46,14 +47,14 @@ def deliver(
         log_event("flip_dropped", check=check.uuid, flip=flip.id, why="check deleted")
         return domain.without_flip(check, flip.key)
     if flip.notifies and check.alerts_enabled:
-        if flip.held and not _outage_goes_on(check, flip):
-            # Recovered, paused or reset while its down alert was held: nothing to say.
-            log_event("flip_dropped", check=check.uuid, flip=flip.id, why="outage over")
-            deps.store.remove_from_outbox(check, flip.key)
+        try:
+            check, publish = _judge_hold(deps, check, flip, now)
+        except NotFound:
+            log_event("flip_dropped", check=check.uuid, flip=flip.id, why="check deleted")
             return domain.without_flip(check, flip.key)
-        held = _withheld(deps, check, flip, now)
-        if held is not None:
-            return _hold(deps, check, flip, held)
+        if publish is None:
+            return check
+        flip = publish
         if limits is not None and not limits.take_publish():
             return check
         alert = Alert(check, flip, deps.store.last_ping_entry(check.uuid))
@@ -74,6 +75,45 @@ def deliver(
     return domain.without_flip(check, flip.key)
 
 
+def _judge_hold(deps: Deps, check: Check, flip: Flip, now: datetime) -> tuple[Check, Flip | None]:
+    """The check, and the flip to publish now; None when it is held, dropped, or not ours.
+
+    Whether the up flip that ends an outage is silent depends on whether the outage's down
+    alert is held when that up is written (``domain._go_up``). So holding and releasing are
+    state changes, written on the condition that the check is still as judged: a ping that
+    recovers the check first makes the write fail, and the hold is judged again on the check
+    as it now is. Whatever the order, subscribers get both the down and the up, or neither.
+    """
+    if flip.new != "down" or flip.reminder:
+        return check, flip
+
+    def attempt(current: Check) -> tuple[Check, Flip | None]:
+        stored = current.outbox.get(flip.key)
+        if stored is None or stored.lease != flip.lease:
+            # Dropped by a recovery while held, or another sweep has taken it over.
+            return current, None
+        goes_on = _outage_goes_on(current, stored)
+        if stored.held and not goes_on:
+            # Recovered, paused or reset while its down alert was held: nothing to say.
+            log_event("flip_dropped", check=current.uuid, flip=flip.id, why="outage over")
+            deps.store.remove_from_outbox(current, flip.key)
+            return domain.without_flip(current, flip.key), None
+        # Once the outage is over, an unheld down alert goes out: its up was not silent.
+        held = _withheld(deps, current, stored, now) if goes_on else None
+        if held is None:
+            if not stored.held:
+                return current, stored
+            released = replace(stored, held=False)
+            return deps.store.write_state(current, domain.with_flip(current, released)), released
+        if stored.held:
+            return _hold_again(deps, current, stored, held), None
+        written = deps.store.write_state(current, domain.with_flip(current, held))
+        log_event("alert_held", check=current.uuid, flip=flip.id, held_by=list(held.held_by))
+        return written, None
+
+    return retry_on_conflict(check, attempt)
+
+
 def _outage_goes_on(check: Check, flip: Flip) -> bool:
     return check.status == "down" and check.outage is not None and check.outage.id == flip.id
 
@@ -85,8 +125,6 @@ def _withheld(deps: Deps, check: Check, flip: Flip, now: datetime) -> Flip | Non
     began while its upstream was failing is held), and at ``now`` once held (it is released
     when nothing holds it any more). Reminders are never held: they are skipped instead.
     """
-    if flip.new != "down" or flip.reminder:
-        return None
     quiet_until = quiet.open_until(check.quiet, check.tz, now)
     at = now if flip.held else flip.at
     upstream = dependencies.holders(check, at, deps.store.get_checks)
@@ -98,10 +136,10 @@ def _withheld(deps: Deps, check: Check, flip: Flip, now: datetime) -> Flip | Non
     return replace(flip, held=True, held_by=held_by, lease=min(waits))
 
 
-def _hold(deps: Deps, check: Check, flip: Flip, held: Flip) -> Check:
-    """Keep the flip in the outbox until its hold is judged again; its lease is in the index."""
-    if not flip.held:
-        log_event("alert_held", check=check.uuid, flip=flip.id, held_by=list(held.held_by))
+def _hold_again(deps: Deps, check: Check, flip: Flip, held: Flip) -> Check:
+    """Still held: move its next judgement (its lease, in the index). The hold itself does not
+    change, so this needs no state change; a ping that recovered the check since removed the
+    flip, and then the lease condition fails."""
     if deps.store.defer_delivery(check, flip, held):
         return domain.with_flip(check, held)
     return check
