@@ -734,10 +734,10 @@ def test_a_success_ping_before_the_sweep_claims_a_held_alert_sends_nothing(
     assert _sent(stack, downstream) == []
 
 
-def test_a_success_ping_racing_a_sweep_that_holds_a_down_alert_sends_down_and_up(
+def test_a_success_ping_right_after_a_sweep_takes_a_held_check_down_sends_nothing(
     stack: Stack, deps: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The sweep has written the down flip and reads the upstream to judge its hold."""
+    """The sweep has written the down flip, held by the upstream, and not delivered it yet."""
     from chalicelib import sweeps
 
     upstream = stack.create(timeout=60, grace=60)
@@ -745,24 +745,49 @@ def test_a_success_ping_racing_a_sweep_that_holds_a_down_alert_sends_down_and_up
     stack.ping(upstream)
     stack.ping(downstream)
     stack.at(T0 + 3 * MIN)
-    _at_call(monkeypatch, deps.store, "get_checks", lambda: stack.ping(downstream))
-    sweeps.sweep(deps, T0 + 3 * MIN)
+    snapshot = deps.store.get_check(downstream)  # the upstream is past its alert time, unswept
+    _at_call(monkeypatch, deps.store, "write_state", lambda: stack.ping(downstream), after=True)
+    sweeps._sweep_check(deps, snapshot, T0 + 3 * MIN, sweeps.SweepReport())
     _settle(stack, T0 + 4 * MIN)
-    assert _events_of(_sent(stack, downstream)) == ["down", "up"]
+    assert _sent(stack, downstream) == []
     _assert_up_with_nothing_owed(deps, downstream)
 
 
-def test_a_success_ping_racing_the_hold_of_a_fail_ping_in_a_window_sends_down_and_up(
+def test_a_success_ping_right_after_a_fail_ping_in_a_window_sends_nothing(
     stack: Stack, deps: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A fail ping took the check down in a quiet window and is judging its hold."""
-    from chalicelib import quiet
-
+    """The fail ping has taken the check down in a quiet window and not delivered it yet."""
     check = stack.create(quiet=[WINDOW])
     stack.ping(check)
     stack.at(OPENS + 10 * MIN)
-    _at_call(monkeypatch, quiet, "open_until", lambda: stack.ping(check))
+    _at_call(monkeypatch, deps.store, "write_ping", lambda: stack.ping(check), after=True)
     stack.ping(check, "fail")
+    _settle(stack, CLOSES)
+    assert _sent(stack, check) == []  # an outage inside the window sends nothing
+    _assert_up_with_nothing_owed(deps, check)
+
+
+def test_a_success_ping_racing_the_hold_of_a_retried_alert_sends_down_and_up(
+    stack: Stack, deps: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A down alert whose publish failed is retried once a window has opened: the sweep has
+    claimed it and is judging its hold when the check recovers."""
+    from chalicelib import quiet, sweeps
+
+    check = stack.create(quiet=[WINDOW])
+    stack.ping(check)
+    stack.at(OPENS - 30 * S)
+
+    def failing(alert: Any) -> str:
+        raise RuntimeError("SNS is unreachable")
+
+    publish = deps.alerter.publish
+    monkeypatch.setattr(deps.alerter, "publish", failing)
+    stack.ping(check, "fail")  # before the window: not held, but not sent either
+    monkeypatch.setattr(deps.alerter, "publish", publish)
+    stack.at(OPENS + MIN)
+    _at_call(monkeypatch, quiet, "open_until", lambda: stack.ping(check))
+    sweeps.sweep(deps, OPENS + MIN)
     _settle(stack, CLOSES)
     assert _events_of(_sent(stack, check)) == ["down", "up"]
     _assert_up_with_nothing_owed(deps, check)
