@@ -144,4 +144,3 @@ def _write_ping(
         # Deleted before the ping was recorded: answered as a ping to a deleted check (404).
         deps.snapshots.drop(check.uuid)
         raise
-
