@@ -700,4 +700,12 @@ def has_state_change(before: Check, after: Check) -> bool:
         or before.successes != after.successes
         or before.missed != after.missed
         or before.reminded != after.reminded
+        or _holds(before) != _holds(after)
     )
+
+
+def _holds(check: Check) -> dict[str, bool]:
+    """Which flips in the outbox are held. A hold is state: whether the up flip that ends an
+    outage is silent depends on it (``_go_up``), so holding or releasing a down alert must
+    conflict with a ping computed from the check as it was before."""
+    return {key: flip.held for key, flip in check.outbox.items()}

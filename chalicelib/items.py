@@ -579,9 +579,18 @@ def state_update(before: Check, after: Check, shards: int) -> Update:
         update.set_map_entry("outbox", flip_id, {"M": flip_attrs(after.outbox[flip_id])})
     for flip_id in sorted(before.outbox.keys() - after.outbox.keys()):
         update.remove_map_entry("outbox", flip_id)
+    for flip_id in sorted(_changed_flips(before, after)):  # a down alert held or released
+        update.set_map_entry("outbox", flip_id, {"M": flip_attrs(after.outbox[flip_id])})
     if domain.has_state_change(before, after):
         update.set("sv", n(before.sv + 1))
     return update
+
+
+def _changed_flips(before: Check, after: Check) -> set[str]:
+    """Flips in both outboxes that ``after`` changes; an unchanged one is not written, so a
+    writer never puts back a lease that another sweep has since claimed."""
+    both = before.outbox.keys() & after.outbox.keys()
+    return {key for key in both if before.outbox[key] != after.outbox[key]}
 
 
 def config_update(before: Check, after: Check, shards: int) -> Update:

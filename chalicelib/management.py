@@ -214,7 +214,7 @@ def _transition(deps: Deps, grant: KeyGrant, code: str, now: datetime, change: T
         return stored
     deps.snapshots.drop(check.uuid)
     note_flip(check.uuid, flip)
-    return deliver(deps, stored, flip, now)
+    return deliver(deps, stored, flip, now, fresh=True)
 
 
 def delete_check(deps: Deps, grant: KeyGrant, code: str) -> Check:

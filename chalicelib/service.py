@@ -58,7 +58,7 @@ def record_ping(deps: Deps, check_uuid: str, ping: Ping, now: datetime) -> Check
         from chalicelib.delivery import deliver, note_flip
 
         note_flip(check_uuid, result.flip)
-        stored = deliver(deps, stored, result.flip, now)
+        stored = deliver(deps, stored, result.flip, now, fresh=True)
     deps.snapshots.put(stored)
     return stored
 
@@ -129,6 +129,13 @@ def _write_ping(
 ) -> tuple[domain.PingResult, Check]:
     def attempt(current: Check) -> tuple[domain.PingResult, Check]:
         result = domain.apply_ping(current, ping, now, lease_from=now)
+        if result.flip is not None and result.flip.new == "down":
+            # Held in this very write if its alert must wait, so a success that ends the
+            # outage knows its up is silent. Deferred: only a ping that goes down imports it.
+            from chalicelib.delivery import hold_if_due
+
+            down, flip = hold_if_due(deps, result.check, result.flip, now)
+            result = replace(result, check=down, flip=flip)
         return result, deps.store.write_ping(current, result.check, result.kind, ping, now)
 
     try:

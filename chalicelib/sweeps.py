@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from chalicelib import domain, metrics
-from chalicelib.delivery import SweepLimits, deliver, note_flip
+from chalicelib.delivery import SweepLimits, deliver, hold_if_due, note_flip
 from chalicelib.deps import Deps
 from chalicelib.domain import Check, Flip
 from chalicelib.errors import NotFound
@@ -99,7 +99,11 @@ def _write_advance(
     report: SweepReport,
     limits: SweepLimits,
 ) -> None:
-    """Store what the passed deadlines did (failures counted, a flip, a reminder), then deliver."""
+    """Store what the passed deadlines did (failures counted, a flip, a reminder), then deliver.
+
+    A down flip whose alert must wait is held in that same write (``hold_if_due``).
+    """
+    advanced = _held_if_due(deps, advanced, now)
     try:
         stored = deps.store.write_state(check, advanced.check, guard_last_ping=True)
     except (StaleCheck, NotFound):
@@ -112,8 +116,16 @@ def _write_advance(
         else:
             report.flipped += 1
             note_flip(check.uuid, flip)
-        stored = deliver(deps, stored, flip, now, limits)
+        stored = deliver(deps, stored, flip, now, limits, fresh=True)
         _count_delivery(report, stored, flip)
+
+
+def _held_if_due(deps: Deps, advanced: domain.Advance, now: datetime) -> domain.Advance:
+    check, flips = advanced.check, []
+    for flip in advanced.flips:
+        check, flip = hold_if_due(deps, check, flip, now)
+        flips.append(flip)
+    return domain.Advance(check, tuple(flips))
 
 
 def _retry_deliveries(

@@ -151,6 +151,14 @@ class MemoryStore:
             if k not in before.outbox.keys() - after.outbox.keys()
         }
         outbox.update({k: after.outbox[k] for k in after.outbox.keys() - before.outbox.keys()})
+        # Flips the write changes (a down alert held or released), as ``items.state_update``.
+        outbox.update(
+            {
+                k: after.outbox[k]
+                for k in before.outbox.keys() & after.outbox.keys()
+                if after.outbox[k] != before.outbox[k]
+            }
+        )
         changed = domain.has_state_change(before, after)
         updated = replace(
             stored,

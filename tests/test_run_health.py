@@ -8,7 +8,7 @@ SQS queue subscribed to the alert topic, so what is asserted is what a subscribe
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -760,3 +760,178 @@ def test_the_repeated_autumn_hour_does_not_open_a_window_twice(stack: Stack) -> 
 
 
 HOUR_S = 3600 * S
+
+
+# --- races: a success ping landing while a held down alert is judged ---------------------
+#
+# A held down alert is judged by a sweep (or by the writer of its flip) while pings keep
+# arriving. The up flip that ends the outage is silent exactly when the down alert is still
+# held at that moment, so whatever the order, subscribers must get both DOWN and UP, or
+# neither. Each test lands the ping at one step of the judgement, by running it from inside
+# the store or alerter call that marks that step: no threads, no timing.
+
+
+def _at_call(
+    monkeypatch: pytest.MonkeyPatch,
+    owner: Any,
+    name: str,
+    step: Callable[[], None],
+    *,
+    after: bool = False,
+) -> None:
+    """Run ``step`` once, just before (or just after) the next call of ``owner.name``."""
+    original = getattr(owner, name)
+
+    def staged(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(owner, name, original)
+        if not after:
+            step()
+        result = original(*args, **kwargs)
+        if after:
+            step()
+        return result
+
+    monkeypatch.setattr(owner, name, staged)
+
+
+def _sent(stack: Stack, check: str) -> list[tuple[str, str]]:
+    """The events subscribers got about ``check``, each with the id of the flip it is about."""
+    docs = [a["document"] for a in stack.alerts() if a["document"]["check"]["uuid"] == check]
+    return sorted((doc["event"], doc["flip"]["id"]) for doc in docs)
+
+
+def _held_downstream(stack: Stack) -> str:
+    """A check gone down at T0+2min while its upstream was down: held; the upstream is back."""
+    upstream = stack.create(timeout=60, grace=60)
+    downstream = stack.create(timeout=60, grace=60, depends_on=[upstream])
+    stack.ping(upstream)
+    stack.ping(downstream)
+    stack.at(T0 + 3 * MIN)
+    stack.sweep()
+    assert stack.get(downstream)["held_by"] == [upstream]
+    stack.ping(upstream)
+    stack.alerts()
+    return downstream
+
+
+def _events_of(sent: list[tuple[str, str]]) -> list[str]:
+    return [event for event, _ in sent]
+
+
+def _assert_up_with_nothing_owed(deps: Any, check: str) -> None:
+    stored = deps.store.get_check(check)
+    assert (stored.status, dict(stored.outbox)) == ("up", {})
+
+
+def _settle(stack: Stack, start: datetime) -> None:
+    """Sweeps at ``start`` and half a minute on, before any check here is due by itself:
+    every lease a race can leave in an outbox (a claim, a hold's recheck) has run out by
+    ``start``, so what the race left is settled."""
+    for moment in (start, start + 30 * S):
+        stack.at(moment)
+        stack.sweep()
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "after", "both"),
+    [
+        # The sweep has claimed the held flip, and not judged it yet: the ping wins, silently.
+        ("store", "claim_delivery", True, False),
+        # The sweep has released the flip and is about to publish it: the ping's up is said.
+        ("alerter", "publish", False, True),
+        # The down went out and is not yet cleared from the outbox: the ping's up is said.
+        ("store", "remove_from_outbox", False, True),
+    ],
+)
+def test_a_success_ping_racing_the_release_of_a_held_alert_sends_down_and_up_or_neither(
+    stack: Stack,
+    deps: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    owner: str,
+    name: str,
+    after: bool,
+    both: bool,
+) -> None:
+    from chalicelib import sweeps
+
+    downstream = _held_downstream(stack)
+    stack.at(T0 + 4 * MIN)
+    _at_call(monkeypatch, getattr(deps, owner), name, lambda: stack.ping(downstream), after=after)
+    sweeps.sweep(deps, T0 + 4 * MIN)
+    _settle(stack, T0 + 5 * MIN)
+    assert _events_of(_sent(stack, downstream)) == (["down", "up"] if both else [])
+    assert stack.get(downstream)["held_by"] == []
+    _assert_up_with_nothing_owed(deps, downstream)
+
+
+def test_a_success_ping_before_the_sweep_claims_a_held_alert_sends_nothing(
+    stack: Stack, deps: Any
+) -> None:
+    from chalicelib import sweeps
+
+    downstream = _held_downstream(stack)
+    snapshot = deps.store.get_check(downstream)  # the sweep's read of the due index
+    stack.at(T0 + 4 * MIN)
+    stack.ping(downstream)
+    sweeps._sweep_check(deps, snapshot, T0 + 4 * MIN, sweeps.SweepReport())
+    _settle(stack, T0 + 5 * MIN)
+    assert _sent(stack, downstream) == []
+
+
+def test_a_success_ping_right_after_a_sweep_takes_a_held_check_down_sends_nothing(
+    stack: Stack, deps: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep has written the down flip, held by the upstream, and not delivered it yet."""
+    from chalicelib import sweeps
+
+    upstream = stack.create(timeout=60, grace=60)
+    downstream = stack.create(timeout=60, grace=60, depends_on=[upstream])
+    stack.ping(upstream)
+    stack.ping(downstream)
+    stack.at(T0 + 3 * MIN)
+    snapshot = deps.store.get_check(downstream)  # the upstream is past its alert time, unswept
+    _at_call(monkeypatch, deps.store, "write_state", lambda: stack.ping(downstream), after=True)
+    sweeps._sweep_check(deps, snapshot, T0 + 3 * MIN, sweeps.SweepReport())
+    _settle(stack, T0 + 4 * MIN)
+    assert _sent(stack, downstream) == []
+    _assert_up_with_nothing_owed(deps, downstream)
+
+
+def test_a_success_ping_right_after_a_fail_ping_in_a_window_sends_nothing(
+    stack: Stack, deps: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fail ping has taken the check down in a quiet window and not delivered it yet."""
+    check = stack.create(quiet=[WINDOW])
+    stack.ping(check)
+    stack.at(OPENS + 10 * MIN)
+    _at_call(monkeypatch, deps.store, "write_ping", lambda: stack.ping(check), after=True)
+    stack.ping(check, "fail")
+    _settle(stack, CLOSES)
+    assert _sent(stack, check) == []  # an outage inside the window sends nothing
+    _assert_up_with_nothing_owed(deps, check)
+
+
+def test_a_success_ping_racing_the_hold_of_a_retried_alert_sends_down_and_up(
+    stack: Stack, deps: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A down alert whose publish failed is retried once a window has opened: the sweep has
+    claimed it and is judging its hold when the check recovers."""
+    from chalicelib import quiet, sweeps
+
+    check = stack.create(quiet=[WINDOW])
+    stack.ping(check)
+    stack.at(OPENS - 30 * S)
+
+    def failing(alert: Any) -> str:
+        raise RuntimeError("SNS is unreachable")
+
+    publish = deps.alerter.publish
+    monkeypatch.setattr(deps.alerter, "publish", failing)
+    stack.ping(check, "fail")  # before the window: not held, but not sent either
+    monkeypatch.setattr(deps.alerter, "publish", publish)
+    stack.at(OPENS + MIN)
+    _at_call(monkeypatch, quiet, "open_until", lambda: stack.ping(check))
+    sweeps.sweep(deps, OPENS + MIN)
+    _settle(stack, CLOSES)
+    assert _events_of(_sent(stack, check)) == ["down", "up"]
+    _assert_up_with_nothing_owed(deps, check)
