@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import domain
+from chalicelib import sweep_rules
 from chalicelib.domain import Check
 from chalicelib.errors import BadRequest, ValidationFailed
 
@@ -111,4 +111,4 @@ def holders(check: Check, at: datetime, load: Loader) -> tuple[str, ...]:
         return ()
     upstream = closure(check.depends_on, check.project, load)
     upstream.pop(check.uuid, None)
-    return tuple(sorted(u for u, c in upstream.items() if domain.is_failing_at(c, at)))
+    return tuple(sorted(u for u, c in upstream.items() if sweep_rules.is_failing_at(c, at)))

@@ -1,7 +1,7 @@
 """Use cases of the sweep: find the due checks, advance them, deliver what they owe.
 
 A sweep reads only the due index (``store.due_checks``), never the whole table. Each due
-check's passed deadlines are applied by ``domain.advance`` and written on the condition that
+check's passed deadlines are applied by ``sweep_rules.advance`` and written on the condition that
 the check is unchanged (a racing ping or sweep wins, and the next pass sees its state); the
 flips that write produced are then delivered (``chalicelib.delivery``). Like every use case,
 these take their collaborators (``Deps``) and ``now`` as arguments, and read no clock of their
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from chalicelib import domain, metrics
+from chalicelib import domain, metrics, sweep_rules
 from chalicelib.delivery import SweepLimits, deliver, hold_if_due, note_flip
 from chalicelib.deps import Deps
 from chalicelib.domain import Check, Flip
@@ -80,7 +80,7 @@ def _sweep_check(
     limits: SweepLimits | None = None,
 ) -> None:
     limits = limits or SweepLimits(deps.settings.sweep_publish_limit)
-    advanced = domain.advance(check, now, lease_from=now)
+    advanced = sweep_rules.advance(check, now, lease_from=now)
     if domain.has_state_change(check, advanced.check):
         _write_advance(deps, check, advanced, now, report, limits)
         return
@@ -94,7 +94,7 @@ def _sweep_check(
 def _write_advance(
     deps: Deps,
     check: Check,
-    advanced: domain.Advance,
+    advanced: sweep_rules.Advance,
     now: datetime,
     report: SweepReport,
     limits: SweepLimits,
@@ -120,12 +120,12 @@ def _write_advance(
         _count_delivery(report, stored, flip)
 
 
-def _held_if_due(deps: Deps, advanced: domain.Advance, now: datetime) -> domain.Advance:
+def _held_if_due(deps: Deps, advanced: sweep_rules.Advance, now: datetime) -> sweep_rules.Advance:
     check, flips = advanced.check, []
     for flip in advanced.flips:
         check, flip = hold_if_due(deps, check, flip, now)
         flips.append(flip)
-    return domain.Advance(check, tuple(flips))
+    return sweep_rules.Advance(check, tuple(flips))
 
 
 def _retry_deliveries(

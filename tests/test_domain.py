@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import domain
+from chalicelib import domain, sweep_rules
 from chalicelib.domain import Check, Ping
 
 T0 = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
@@ -44,24 +44,24 @@ class TestSimpleDeadlines:
     def test_up_one_second_before_the_deadline(self) -> None:
         check = up_check()
         assert domain.display_status(check, T0 + timedelta(hours=1) - S) == "up"
-        assert domain.find_overdue(check, T0 + timedelta(hours=1) - S) is None
+        assert sweep_rules.find_overdue(check, T0 + timedelta(hours=1) - S) is None
 
     def test_in_grace_at_the_deadline(self) -> None:
         check = up_check()
         assert domain.display_status(check, T0 + timedelta(hours=1)) == "grace"
-        assert domain.find_overdue(check, T0 + timedelta(hours=1)) is None
+        assert sweep_rules.find_overdue(check, T0 + timedelta(hours=1)) is None
 
     def test_still_in_grace_one_second_before_deadline_plus_grace(self) -> None:
         check = up_check()
         at = T0 + timedelta(hours=1, minutes=10) - S
         assert domain.display_status(check, at) == "grace"
-        assert domain.find_overdue(check, at) is None
+        assert sweep_rules.find_overdue(check, at) is None
 
     def test_down_at_deadline_plus_grace(self) -> None:
         check = up_check()
         at = T0 + timedelta(hours=1, minutes=10)
         assert domain.display_status(check, at) == "down"
-        overdue = domain.find_overdue(check, at)
+        overdue = sweep_rules.find_overdue(check, at)
         assert overdue is not None
         assert (overdue.at, overdue.reason) == (at, "timeout")
 
@@ -80,8 +80,8 @@ class TestCronDeadlines:
         deadline = datetime(2026, 3, 3, 3, 0, tzinfo=UTC)
         assert domain.display_status(check, deadline - S) == "up"
         assert domain.display_status(check, deadline) == "grace"
-        assert domain.find_overdue(check, deadline + timedelta(seconds=300) - S) is None
-        assert domain.find_overdue(check, deadline + timedelta(seconds=300)) is not None
+        assert sweep_rules.find_overdue(check, deadline + timedelta(seconds=300) - S) is None
+        assert sweep_rules.find_overdue(check, deadline + timedelta(seconds=300)) is not None
 
     def test_cron_in_time_zone_converts_before_adding_grace(self) -> None:
         check = up_check(kind="cron", schedule="0 3 * * *", tz="America/New_York", grace=60)
@@ -94,7 +94,7 @@ class TestNewAndPaused:
     def test_never_go_down_from_silence(self, status: domain.Status) -> None:
         check = make_check(status=status)
         assert domain.alert_after(check) is None
-        assert domain.find_overdue(check, T0 + timedelta(days=400)) is None
+        assert sweep_rules.find_overdue(check, T0 + timedelta(days=400)) is None
 
     def test_first_success_flips_new_to_up_without_notifying(self) -> None:
         result = apply(make_check(), ping(), T0)
@@ -156,8 +156,8 @@ class TestRuns:
         check = up_check(max_duration=900)
         started = apply(check, ping("start"), T0).check
         limit = T0 + timedelta(seconds=900)
-        assert domain.find_overdue(started, limit - S) is None
-        overdue = domain.find_overdue(started, limit)
+        assert sweep_rules.find_overdue(started, limit - S) is None
+        overdue = sweep_rules.find_overdue(started, limit)
         assert overdue is not None and (overdue.at, overdue.reason) == (limit, "overrun")
 
     def test_max_duration_defaults_to_grace(self) -> None:
@@ -172,8 +172,8 @@ class TestRuns:
         check = apply(check, ping("success", a), T0 + timedelta(minutes=8)).check
         assert set(check.runs) == {b}
         # a finished in time; b still runs and overruns at its own deadline.
-        assert domain.find_overdue(check, T0 + timedelta(minutes=15) - S) is None
-        overdue = domain.find_overdue(check, T0 + timedelta(minutes=15))
+        assert sweep_rules.find_overdue(check, T0 + timedelta(minutes=15) - S) is None
+        overdue = sweep_rules.find_overdue(check, T0 + timedelta(minutes=15))
         assert overdue is not None and overdue.expired_runs == frozenset({b})
 
     def test_success_with_other_rid_leaves_runs_open(self) -> None:
@@ -196,12 +196,12 @@ class TestRuns:
 
     def test_overrun_flip_closes_the_run_so_it_fires_once(self) -> None:
         started = apply(up_check(max_duration=600), ping("start"), T0).check
-        overdue = domain.find_overdue(started, T0 + timedelta(minutes=10))
+        overdue = sweep_rules.find_overdue(started, T0 + timedelta(minutes=10))
         assert overdue is not None
-        down, flip = domain.flip_down(started, overdue, lease_from=T0 + timedelta(minutes=10))
+        down, flip = sweep_rules.flip_down(started, overdue, lease_from=T0 + timedelta(minutes=10))
         assert down.runs == {} and flip.reason == "overrun"
         recovered = apply(down, ping(), T0 + timedelta(minutes=11)).check
-        assert domain.find_overdue(recovered, T0 + timedelta(minutes=30)) is None
+        assert sweep_rules.find_overdue(recovered, T0 + timedelta(minutes=30)) is None
 
     def test_open_runs_are_bounded(self) -> None:
         check = up_check()
@@ -216,24 +216,24 @@ class TestSweepDecisions:
     def test_flip_is_dated_at_the_computed_deadline_not_the_sweep(self) -> None:
         check = up_check()
         late_sweep = T0 + timedelta(hours=5)
-        overdue = domain.find_overdue(check, late_sweep)
+        overdue = sweep_rules.find_overdue(check, late_sweep)
         assert overdue is not None
-        _, flip = domain.flip_down(check, overdue, lease_from=late_sweep)
+        _, flip = sweep_rules.flip_down(check, overdue, lease_from=late_sweep)
         assert flip.at == T0 + timedelta(hours=1, minutes=10)
         # The delivery lease runs from the sweep, so a second sweep cannot take it at once.
         assert flip.lease == late_sweep + domain.DELIVERY_LEASE
 
     def test_flip_ids_are_stable_for_the_same_transition(self) -> None:
         check = up_check()
-        overdue = domain.find_overdue(check, T0 + timedelta(hours=2))
+        overdue = sweep_rules.find_overdue(check, T0 + timedelta(hours=2))
         assert overdue is not None
-        _, first = domain.flip_down(check, overdue, lease_from=T0 + timedelta(hours=2))
-        _, second = domain.flip_down(check, overdue, lease_from=T0 + timedelta(hours=3))
+        _, first = sweep_rules.flip_down(check, overdue, lease_from=T0 + timedelta(hours=2))
+        _, second = sweep_rules.flip_down(check, overdue, lease_from=T0 + timedelta(hours=3))
         assert first.id == second.id
 
     def test_earliest_expired_deadline_wins(self) -> None:
         check = apply(up_check(max_duration=60), ping("start"), T0 + timedelta(minutes=1)).check
-        overdue = domain.find_overdue(check, T0 + timedelta(hours=3))
+        overdue = sweep_rules.find_overdue(check, T0 + timedelta(hours=3))
         assert overdue is not None and overdue.reason == "overrun"
 
     def test_deliverable_only_after_lease(self) -> None:
@@ -244,7 +244,7 @@ class TestSweepDecisions:
 
     def test_naive_times_are_rejected(self) -> None:
         with pytest.raises(ValueError):
-            domain.find_overdue(up_check(), datetime(2026, 1, 1))
+            sweep_rules.find_overdue(up_check(), datetime(2026, 1, 1))
 
     def test_state_change_detection(self) -> None:
         check = up_check()

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import domain, management, schedule
+from chalicelib import domain, management, schedule, sweep_rules
 from chalicelib.domain import Check
 from tests.conftest import T0
 
@@ -246,8 +246,8 @@ def checks(draw: st.DrawFn) -> tuple[Check, datetime]:
 def test_a_check_goes_down_exactly_when_the_rules_say(case: tuple[Check, datetime]) -> None:
     check, down_at = case
     assert domain.alert_after(check) == down_at
-    assert domain.find_overdue(check, down_at - ONE_MICROSECOND) is None
-    overdue = domain.find_overdue(check, down_at)
+    assert sweep_rules.find_overdue(check, down_at - ONE_MICROSECOND) is None
+    overdue = sweep_rules.find_overdue(check, down_at)
     assert overdue is not None and overdue.at == down_at
     assert domain.display_status(check, down_at - ONE_MICROSECOND) in ("up", "grace")
     assert domain.display_status(check, down_at) == "down"

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import timedelta
 
-from chalicelib import alerts, dependencies, domain, sns
+from chalicelib import alerts, dependencies, domain, sns, sweep_rules
 from chalicelib.domain import Check
 from chalicelib.quiet import QuietWindow
 from tests.test_domain import T0, apply, make_check, ping, up_check
@@ -30,16 +30,16 @@ def delivered(check: Check) -> Check:
 def test_a_run_fails_once_by_whichever_limit_comes_first() -> None:
     check = up_check(stall_timeout=600, max_duration=900, grace=3600, timeout=7200)
     started = apply(check, ping("start", A), T0 + MIN).check
-    found = domain.find_overdue(started, T0 + HOUR)
+    found = sweep_rules.find_overdue(started, T0 + HOUR)
     assert found is not None and (found.at, found.reason) == (T0 + 11 * MIN, "stalled")
-    advanced = domain.advance(started, T0 + HOUR, lease_from=T0 + HOUR)
+    advanced = sweep_rules.advance(started, T0 + HOUR, lease_from=T0 + HOUR)
     assert [f.reason for f in advanced.flips] == ["stalled"] and advanced.check.runs == {}
 
 
 def test_a_late_sweep_counts_each_missed_run_once_and_dates_the_threshold_one() -> None:
     check = up_check(timeout=3600, grace=600, fail_threshold=3)
     now = T0 + 10 * HOUR  # the sweeper was away: misses at 1:10, 2:10, 3:10 after T0
-    advanced = domain.advance(check, now, lease_from=now)
+    advanced = sweep_rules.advance(check, now, lease_from=now)
     (flip,) = advanced.flips
     assert (flip.reason, flip.at, flip.failures) == ("timeout", T0 + 3 * HOUR + 10 * MIN, 3)
     assert advanced.check.status == "down"
@@ -48,7 +48,7 @@ def test_a_late_sweep_counts_each_missed_run_once_and_dates_the_threshold_one() 
 def test_below_the_threshold_the_next_run_is_expected_after_the_missed_one() -> None:
     check = up_check(kind="cron", schedule="0 * * * *", grace=600, fail_threshold=2)
     now = T0 + HOUR + 10 * MIN
-    advanced = domain.advance(check, now, lease_from=now)
+    advanced = sweep_rules.advance(check, now, lease_from=now)
     assert advanced.flips == () and advanced.check.failures == 1
     assert domain.schedule_deadline(advanced.check) == T0 + 2 * HOUR
     assert domain.display_status(advanced.check, now) == "up"
@@ -58,11 +58,11 @@ def test_a_late_sweep_sends_only_the_latest_reminder_and_skips_quiet_ones() -> N
     down = apply(up_check(repeat_every=3600), ping("fail"), T0 + MIN).check
     down = delivered(down)
     late = T0 + MIN + 3 * HOUR + 5 * MIN
-    check, reminder = domain.due_reminder(down, late, lease_from=late)
+    check, reminder = sweep_rules.due_reminder(down, late, lease_from=late)
     assert reminder is not None and reminder.reminder == 3 and check.reminded == 3
     assert domain.next_reminder(delivered(check)) == T0 + MIN + 4 * HOUR
     quiet = replace(down, quiet=(QuietWindow("0 15 * * *", 3600, "UTC"),))
-    check, reminder = domain.due_reminder(quiet, late, lease_from=late)  # 15:01 is quiet
+    check, reminder = sweep_rules.due_reminder(quiet, late, lease_from=late)  # 15:01 is quiet
     assert reminder is None and check.reminded == 3
 
 
@@ -96,12 +96,12 @@ def test_progress_marks_every_run_without_a_rid_and_opens_one_when_none() -> Non
 
 def test_an_upstream_is_failing_from_its_alert_time_and_not_when_paused() -> None:
     upstream = up_check(timeout=60, grace=60)
-    assert not domain.is_failing_at(upstream, T0 + 2 * MIN - S)
-    assert domain.is_failing_at(upstream, T0 + 2 * MIN)
-    assert not domain.is_failing_at(replace(upstream, status="paused"), T0 + HOUR)
+    assert not sweep_rules.is_failing_at(upstream, T0 + 2 * MIN - S)
+    assert sweep_rules.is_failing_at(upstream, T0 + 2 * MIN)
+    assert not sweep_rules.is_failing_at(replace(upstream, status="paused"), T0 + HOUR)
     down = apply(upstream, ping("fail"), T0 + 5 * MIN).check
-    assert not domain.is_failing_at(down, T0 + 5 * MIN - S)  # it went down later
-    assert domain.is_failing_at(down, T0 + 5 * MIN)
+    assert not sweep_rules.is_failing_at(down, T0 + 5 * MIN - S)  # it went down later
+    assert sweep_rules.is_failing_at(down, T0 + 5 * MIN)
 
 
 def test_holders_walk_the_chain_by_key_and_stop_on_a_stored_cycle() -> None:

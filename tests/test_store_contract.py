@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import domain
+from chalicelib import domain, sweep_rules
 from chalicelib.domain import Check, Flip, Ping
 from chalicelib.errors import NotFound
 from chalicelib.quiet import QuietWindow
@@ -60,9 +60,9 @@ def created(store: CheckStore, check: Check) -> Check:
 def flipped_down(store: CheckStore, check: Check) -> tuple[Check, Flip]:
     """``check`` (up, timeout 60 s, grace 60 s) gone down at T0 + 2 min, its flip undelivered."""
     now = T0 + 2 * MINUTE
-    overdue = domain.find_overdue(check, now)
+    overdue = sweep_rules.find_overdue(check, now)
     assert overdue is not None
-    down, flip = domain.flip_down(check, overdue, lease_from=now)
+    down, flip = sweep_rules.flip_down(check, overdue, lease_from=now)
     return store.write_state(check, down, guard_last_ping=True), flip
 
 
