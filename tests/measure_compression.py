@@ -8,7 +8,8 @@ schedules, each pinged, a few with a logged body) and asks the app, through Chal
 client, for what clients ask most: the check list, one check, its pings and flips, the badges,
 the dashboard's files, a ping's reply and a logged body. Prints each body's size and its gzip
 size (zlib level 6: API Gateway does not document its level, and 6 is gzip's default), and the
-ratio. Nothing here is real AWS.
+ratio. Nothing here is real AWS. Creating the checks takes most of the time (about 7 minutes
+for 1,000 on a busy 2-core machine, most of it moto copying items); 100 takes seconds.
 """
 
 from __future__ import annotations
@@ -146,9 +147,8 @@ def _body_path(check: dict[str, Any], number: int) -> str:
 
 def _dashboard(client: Any) -> list[Reply]:
     replies = [Reply("dashboard index.html", client.http.get("/").body)]
-    for name in sorted(dashboard.assets()):
-        if name != dashboard.INDEX:
-            replies.append(Reply(f"dashboard {name}", client.http.get(f"/ui/{name}").body))
+    for name in sorted(dashboard.site().files):
+        replies.append(Reply(f"dashboard {name}", client.http.get(f"/ui/{name}").body))
     total = b"".join(reply.body for reply in replies)
     # Each file is compressed on its own, so the total's gzip is the sum of theirs.
     return [*replies, _Sum("dashboard, all files", total, sum(r.gzipped for r in replies))]
