@@ -469,6 +469,29 @@ def test_page_weight_and_time_to_first_render(stack: Stack, seeder: Seeder, brow
     print(f"\ndashboard cold load: {json.dumps(results)}")
 
 
+def test_a_second_visit_asks_the_server_for_the_page_only(
+    stack: Stack, seeder: Seeder, watched: tuple[Any, Watch]
+) -> None:
+    """Unchanged scripts and styles come from the browser's cache without even a 304: their
+    URLs name their content. The page itself goes to the server (revalidated), so a deploy
+    shows on the next visit."""
+    page, _ = watched
+    sign_in(page, stack, seeder.keys["api_key"])
+    page.goto("about:blank")
+    page.goto(f"{stack.base}/")  # the same tab, still signed in: the list again
+    expect(page.get_by_role("heading", name="Checks")).to_be_visible(timeout=WAIT_MS)
+    page.wait_for_load_state("networkidle", timeout=WAIT_MS)
+    # Resource Timing: transferSize is 0 for a reply from the cache, headers and body if any
+    # byte came over the network (a 304's headers included).
+    files = page.evaluate("""() => performance.getEntriesByType('resource')
+        .filter((e) => e.name.includes('/ui/'))
+        .map((e) => [e.name.split('/').pop(), e.transferSize])""")
+    navigation = page.evaluate("performance.getEntriesByType('navigation')[0].transferSize")
+    assert {"app.js", "api.js", "list.js", "dom.js", "style.css"} <= {n for n, _ in files}
+    assert [(name, size) for name, size in files if size != 0] == []
+    assert navigation > 0
+
+
 CONTRAST = """(selectors) => {
   const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
   const lum = ([r, g, b]) => {
