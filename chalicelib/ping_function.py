@@ -1,7 +1,8 @@
 """The ``ping`` function's Lambda entry: the function URL's pings, without the Chalice app.
 
-The template points the ``ping`` function's Handler here (``tools.template.PING_HANDLER``), not
-at ``app.ping_url``: importing app.py builds the ``Chalice`` app with every blueprint, and so
+The template's Handler for the ``ping`` function (``tools.template.PING_HANDLER``) is
+``chalicelib.lambda_entry.ping``, this module's ``handler`` loaded by Lambda's init-phase rules,
+not ``app.ping_url``: importing app.py builds the ``Chalice`` app with every blueprint, and so
 imports the Management API, the dashboard and the channel modules, none of which a ping needs.
 Here a cold start imports the ping path only (``pings``, and what recording a ping imports),
 then builds the DynamoDB client during Lambda's init phase as app.py does.
