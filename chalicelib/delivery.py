@@ -67,7 +67,8 @@ def deliver(
         check, due = (check, flip) if fresh else _judged(deps, check, flip, now)
         if due is None:
             return check
-        if not due.reminder:  # a reminder is no flip; a held one is recorded once, fresh
+        if not due.reminder:  # a reminder is no flip; recording is idempotent (a released
+            # hold is recorded again, in case the writer that made it died before recording)
             deps.store.record_flip(check.uuid, due)
     except NotFound:
         # The check was deleted while its flip waited: nobody is left to alert about.

@@ -117,8 +117,9 @@ class Check:
     channel_ids: str | None = None
     badge_key: str = ""
     site_root: str = ""
-    # State. ``sv`` (state version) changes with every write that changes status, runs or
-    # the outbox; writes are conditional on it, so no update is ever based on a stale read.
+    # State. ``sv`` (state version) changes with every write that changes status, runs, the
+    # outbox or a hold in it (``has_state_change``); writes are conditional on it, so no update
+    # is ever based on a stale read.
     status: Status = "new"
     n_pings: int = 0
     last_ping: datetime | None = None

@@ -292,8 +292,10 @@ class DynamoStore:
                 ExpressionAttributeNames={"#recent": "recent", "#log_base": "log_base"},
                 ExpressionAttributeValues={":base": n(base), ":new_base": n(base + count)},
             )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return  # another ping flushed them first (or the check is gone)
+        except self._lost_race:
+            # Another ping flushed them first, the check is gone, or a transaction is writing
+            # the item right now: the page is written, so the next ping trims them instead.
+            return
 
     def write_config(
         self, before: Check, after: Check, *, graph_version: int | None = None
@@ -389,10 +391,11 @@ class DynamoStore:
             reasons = exc.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise _stale(reasons[0].get("Item")) from None
-            if reasons[0].get("Code") == "TransactionConflict":
-                raise self._met_a_transaction(_written_uuid(writes[0])) from None
             if graph_of is not None and _lost_graph(reasons, len(writes)):
                 raise StaleGraph(graph_of) from None
+            if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
+                # The check, its slug entry or its badge met another transaction in flight.
+                raise self._met_a_transaction(_written_uuid(writes[0])) from None
             raise
 
     def _met_a_transaction(self, check_uuid: str) -> Exception:
@@ -405,6 +408,12 @@ class DynamoStore:
         ).get("Item")
         return _stale(item)
 
+    @property
+    def _lost_race(self) -> tuple[type[Exception], ...]:
+        """A conditional write that lost: to its condition, or to a transaction in flight."""
+        errors = self.client.exceptions
+        return (errors.ConditionalCheckFailedException, errors.TransactionConflictException)
+
     def claim_delivery(self, check_uuid: str, flip: Flip, lease: datetime) -> bool:
         """Take over an undelivered flip whose lease ran out; False if another sweep has it."""
         try:
@@ -416,8 +425,8 @@ class DynamoStore:
                 ExpressionAttributeNames={"#f": flip.key},
                 ExpressionAttributeValues={":new": t(lease), ":old": t(flip.lease)},
             )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
+        except self._lost_race:
+            return False  # another sweep has it, or an edit is being written: the next sweep
         return True
 
     def defer_delivery(self, check: Check, held: Flip, retry: Flip) -> bool:
@@ -439,7 +448,7 @@ class DynamoStore:
         try:
             self._update(check.uuid, update, condition)
             return True
-        except self.client.exceptions.ConditionalCheckFailedException:
+        except self._lost_race:
             pass
         alone = items.Update()
         alone.set_map_entry("outbox", retry.key, {"M": items.flip_attrs(retry)})
@@ -448,7 +457,7 @@ class DynamoStore:
         try:
             self._update(check.uuid, alone, "#outbox.#held.lease = :held")
             return True
-        except self.client.exceptions.ConditionalCheckFailedException:
+        except self._lost_race:
             return False
 
     def remove_from_outbox(self, check: Check, flip_key: str) -> None:
@@ -463,13 +472,18 @@ class DynamoStore:
         update.values[":sv"] = n(check.sv)
         try:
             self._update(check.uuid, update, "sv = :sv")
-        except self.client.exceptions.ConditionalCheckFailedException:
+        except self._lost_race:
             alone = items.Update()
             alone.remove_map_entry("outbox", flip_key)
             try:
                 self._update(check.uuid, alone, "attribute_exists(pk)")
             except self.client.exceptions.ConditionalCheckFailedException:
                 return  # the check was deleted meanwhile: there is no outbox left
+            except self.client.exceptions.TransactionConflictException:
+                # Twice behind an edit in flight: the flip stays, and a later sweep delivers
+                # it again under the same flip id (at least once) rather than this ping's
+                # caller getting a 500 for an alert that went out.
+                log_event("outbox_left", check=check.uuid, flip=flip_key, why="transaction")
 
     def _update(self, check_uuid: str, update: items.Update, condition: str) -> None:
         kwargs: dict[str, Any] = {}

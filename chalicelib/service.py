@@ -7,7 +7,8 @@ that does not flip loads neither delivery nor the check-spec parser. Each use ca
 takes its collaborators (``Deps``) and ``now`` as arguments; none reads the clock or the
 environment. Writes are optimistic (``store.retry_on_conflict``): compute the new state from a
 snapshot, write it on the condition that the snapshot is still current, and on a lost race start
-again from the state the failed write returned (no extra read).
+again from the state the failed write returned (no extra read, unless the write met another
+transaction in flight: then one consistent read).
 """
 
 from __future__ import annotations

@@ -60,8 +60,9 @@ class SlugTaken(Exception):
 def retry_on_conflict(check: Check, attempt: Callable[[Check], T]) -> T:
     """``attempt(check)``; after each lost race, again on the check as it now is.
 
-    No re-read: the failed write returned the current state. ``NotFound`` (the check was
-    deleted) and every other error propagate at once.
+    No re-read as a rule: a failed conditional write returns the current state (a write that
+    met a DynamoDB transaction in flight reads it once, consistently). ``NotFound`` (the check
+    was deleted) and every other error propagate at once.
     """
     for _ in range(MAX_WRITE_ATTEMPTS):
         try:

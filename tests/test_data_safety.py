@@ -324,3 +324,65 @@ def test_an_edit_meeting_another_in_flight_is_a_lost_race_read_afresh(
         with pytest.raises(StaleCheck) as lost:
             deps.store.write_config(check, renamed)
     assert lost.value.current == check
+
+
+def _conflict_once_on(deps: Any, monkeypatch: pytest.MonkeyPatch, matches: Any) -> list[str]:
+    """The first UpdateItem that ``matches`` meets a transaction in flight (moto cannot)."""
+    client = deps.store.client
+    real = client.update_item
+    met: list[str] = []
+
+    def update_item(**request: Any) -> Any:
+        if not met and matches(request):
+            met.append(request["UpdateExpression"])
+            raise client.exceptions.TransactionConflictException(
+                {"Error": {"Code": "TransactionConflictException", "Message": "in flight"}},
+                "UpdateItem",
+            )
+        return real(**request)
+
+    monkeypatch.setattr(client, "update_item", update_item)
+    return met
+
+
+def test_a_fail_ping_whose_outbox_clear_meets_an_edit_answers_and_alerts_once(
+    deps: Any, project: Any, aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check = new_check(deps, project)
+    service.record_ping(deps, check.uuid, Ping("success"), T0)
+    met = _conflict_once_on(deps, monkeypatch, lambda r: r.get("ConditionExpression") == "sv = :sv")
+    service.record_ping(deps, check.uuid, Ping("fail"), T0 + timedelta(minutes=1))
+    assert met  # the clear met the edit, fell back to removing the flip alone
+    stored = deps.store.get_check(check.uuid)
+    assert (stored.status, stored.n_pings, stored.outbox) == ("down", 2, {})
+    assert len(read_alerts(aws["queue_url"])) == 1
+    sweeps.sweep(deps, T0 + timedelta(minutes=2))
+    assert read_alerts(aws["queue_url"]) == []
+
+
+def test_the_7th_ping_s_trim_meeting_an_edit_is_left_to_the_next_ping(
+    deps: Any, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check = new_check(deps, project)
+    met = _conflict_once_on(
+        deps, monkeypatch, lambda r: r.get("ConditionExpression") == "#log_base = :base"
+    )
+    for minute in range(PAGE_PINGS + 2):
+        service.record_ping(deps, check.uuid, Ping("success"), T0 + timedelta(minutes=minute))
+    assert met
+    numbers = [entry.n for entry in deps.store.pings(check.uuid, None, 100)]
+    assert sorted(numbers) == list(range(1, PAGE_PINGS + 3))  # every ping logged once
+
+
+def test_a_sweep_claiming_a_flip_behind_an_edit_leaves_it_to_the_next_sweep(
+    deps: Any, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import domain
+    from chalicelib.domain import Check
+
+    check = new_check(deps, project)
+    flip = domain.new_flip(check, T0, "down", "timeout", lease_from=T0 - timedelta(minutes=5))
+    stored: Check = deps.store.write_state(check, domain.with_flip(check, flip))
+    _conflict_once_on(deps, monkeypatch, lambda r: "outbox.#f.lease" in r["UpdateExpression"])
+    assert deps.store.claim_delivery(stored.uuid, flip, T0 + timedelta(minutes=1)) is False
+    assert deps.store.claim_delivery(stored.uuid, flip, T0 + timedelta(minutes=1)) is True
