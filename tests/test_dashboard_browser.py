@@ -276,6 +276,8 @@ def test_pause_and_resume_through_the_ui(
     page.get_by_role("button", name="Pause").click()
     expect(heading.locator(".status")).to_have_text("paused", timeout=WAIT_MS)
     assert api_get(stack, seeder.key, f"checks/{check['uuid']}")["status"] == "paused"
+    # The page rebuilt itself; the toggle pressed keeps the focus, now as Resume.
+    expect(page.get_by_role("button", name="Resume")).to_be_focused()
     page.get_by_role("button", name="Resume").click()
     expect(heading.locator(".status")).to_have_text("new", timeout=WAIT_MS)
     assert api_get(stack, seeder.key, f"checks/{check['uuid']}")["status"] == "new"

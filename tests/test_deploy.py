@@ -940,3 +940,18 @@ def test_the_zip_ships_bytecode_python_loads_without_its_source(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_a_custom_domain_keeps_ping_urls_on_it(aws_clients: Aws, project: Path) -> None:
+    """VIGIL_SITE_ROOT set: jobs keep the domain they were given (maybe the only one their
+    firewall lets out), as Healthchecks' PING_ENDPOINT defaults to SITE_ROOT/ping/."""
+    config_path = project / ".chalice" / "config.json"
+    config = json.loads(config_path.read_text())
+    stage = config.setdefault("stages", {}).setdefault("prod", {})
+    stage.setdefault("environment_variables", {})["VIGIL_SITE_ROOT"] = "https://vigil.example.com/"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    deploy("prod", project, aws_clients, FakeChalice(), lambda line: None)
+    for name in ("vigil-prod", "vigil-prod-sweep", "vigil-prod-ping"):
+        live = aws_clients.lambda_.get_function_configuration(FunctionName=name)
+        endpoint = live["Environment"]["Variables"]["VIGIL_PING_ENDPOINT"]
+        assert endpoint == "https://vigil.example.com/ping/"

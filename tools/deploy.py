@@ -150,7 +150,7 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
     if point_pings_at_the_api(aws.lambda_, project_dir, stage, config, deployed):
         say("Config: the ping function's VIGIL_SITE_ROOT set to the REST API")
     if point_check_json_at_the_url(aws.lambda_, project_dir, stage, config, deployed, ping_base):
-        say("Config: VIGIL_PING_ENDPOINT set to the function URL: ping_url names it")
+        say("Config: VIGIL_PING_ENDPOINT set: the check JSON's ping_url names the ping base")
     functions = (
         deployed.api_function,
         deployed.sweep_function,
@@ -334,13 +334,19 @@ def point_check_json_at_the_url(
     Unless the operator set ``VIGIL_PING_ENDPOINT`` (e.g. CloudFront in front of the URL), the
     functions that render check JSON (the API, and the alerts of the sweeper and the pings) get
     ``<function URL>ping/``: in the stage's config for later deploys, and on the functions now
-    (the URL is only known after the first ``chalice deploy``). True if anything changed."""
+    (the URL is only known after the first ``chalice deploy``). An operator who set
+    ``VIGIL_SITE_ROOT`` (a custom domain) gets ``<site root>/ping/`` instead, as Healthchecks'
+    PING_ENDPOINT defaults to: jobs keep pinging the domain they were given, which may be the
+    only one their firewall lets out, or the one behind a WAF. True if anything changed."""
     settings = config["stages"][stage]
-    if PING_ENDPOINT_VARIABLE in {
+    explicit = {
         **config.get("environment_variables", {}),
         **settings.get("environment_variables", {}),
-    }:
+    }
+    if PING_ENDPOINT_VARIABLE in explicit:
         return False
+    if SITE_ROOT_VARIABLE in explicit:
+        endpoint = str(explicit[SITE_ROOT_VARIABLE]).rstrip("/") + "/ping/"
     names = {
         "api_handler": deployed.api_function,
         "sweep": deployed.sweep_function,

@@ -75,7 +75,9 @@ export class CheckView {
       this.section('Ping log', pings ? this.pingLog(pings, now) : this.needsWriteKey()),
       this.section('Badges', this.badges(check)),
       this.more(check));
-    if (focused) document.getElementById(focused)?.focus({ preventScroll: true });
+    // Pause and Resume share one id, so the toggle keeps the focus it was pressed with; a
+    // control that is gone ('Show all pings' once pressed) hands it to the title.
+    if (focused) (document.getElementById(focused) ?? this.root.querySelector('h1'))?.focus({ preventScroll: true });
   }
 
   section(title, content) {
@@ -91,8 +93,8 @@ export class CheckView {
     const word = statusWord(check);
     const actions = this.app.readonly ? null : h('div', { class: 'actions' },
       word === 'paused' || check.status === 'paused'
-        ? h('button', { id: 'resume', type: 'button', class: 'button', text: 'Resume', onclick: () => this.act(api.resume) })
-        : h('button', { id: 'pause', type: 'button', class: 'button', text: 'Pause', onclick: () => this.act(api.pause) }),
+        ? h('button', { id: 'pause-toggle', type: 'button', class: 'button', text: 'Resume', onclick: () => this.act(api.resume) })
+        : h('button', { id: 'pause-toggle', type: 'button', class: 'button', text: 'Pause', onclick: () => this.act(api.pause) }),
       h('a', { id: 'edit', class: 'button', href: `#/check/${encodeURIComponent(checkId(check))}/edit`, text: 'Edit' }),
       h('button', { id: 'delete', type: 'button', class: 'button danger', text: 'Delete', onclick: () => this.confirmDelete() }));
     this.message = h('p', { class: 'form-error', role: 'alert' });
