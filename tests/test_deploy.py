@@ -955,3 +955,14 @@ def test_a_custom_domain_keeps_ping_urls_on_it(aws_clients: Aws, project: Path) 
         live = aws_clients.lambda_.get_function_configuration(FunctionName=name)
         endpoint = live["Environment"]["Variables"]["VIGIL_PING_ENDPOINT"]
         assert endpoint == "https://vigil.example.com/ping/"
+
+
+def test_a_malformed_setting_stops_the_package_before_chalice_runs(tmp_path: Path) -> None:
+    """The stack would ship, and every request of every function would fail on the setting."""
+    project = tmp_path / "project"
+    (project / ".chalice").mkdir(parents=True)
+    config = {"stages": {"cfn": {"environment_variables": {"VIGIL_PING_ENDPOINT": "pings.io/"}}}}
+    (project / ".chalice" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PackageError, match="VIGIL_PING_ENDPOINT must be an http"):
+        build(tmp_path / "dist", project_dir=project)
+    assert not (tmp_path / "dist").exists()  # stopped before chalice package ran

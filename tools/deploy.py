@@ -49,7 +49,6 @@ from chalicelib import migration
 from chalicelib.bootstrap import Provisioned, provision
 from chalicelib.errors import ConfigError
 from chalicelib.notify_setup import NotifyQueues, ensure_notify_queues, queue_names
-from chalicelib.settings import Settings
 from tools.alarms import alarms
 from tools.paths import ROOT, tool
 from tools.policy import FUNCTIONS, Arns, deployed_policy, stage_policy_file
@@ -61,6 +60,7 @@ from tools.template import (
     PING_HANDLER,
     PING_URL_CORS,
     SITE_ROOT_VARIABLE,
+    stage_settings,
 )
 
 APP_NAME = "vigil"
@@ -169,11 +169,7 @@ def deploy(stage: str, project_dir: Path, aws: Aws, run: Runner, say: Print) -> 
 
 def _storage_settings(config: dict[str, Any], stage: str) -> tuple[int, int]:
     """The due shards and ping-log limit the deployed code will use (stage over global)."""
-    merged = {
-        **config.get("environment_variables", {}),
-        **config.get("stages", {}).get(stage, {}).get("environment_variables", {}),
-    }
-    settings = Settings.from_env({"VIGIL_TABLE": "-", "VIGIL_TOPIC_ARN": "-", **merged})
+    settings = stage_settings(config, stage)
     return settings.due_shards, settings.ping_log_limit
 
 

@@ -25,8 +25,9 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from chalicelib.errors import ConfigError
 from tools.paths import ROOT, tool
-from tools.template import PACKAGE_STAGE, merge_template
+from tools.template import PACKAGE_STAGE, merge_template, stage_settings
 
 # Lambda's runtime provides these; a copy in the zip would shadow it and add megabytes.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "urllib3"}
@@ -63,6 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build(out: Path, project_dir: Path = ROOT) -> tuple[Path, Path]:
     """Write the merge template, run chalice package; return the template and zip paths."""
+    config = json.loads((project_dir / ".chalice" / "config.json").read_text())
+    try:
+        stage_settings(config, PACKAGE_STAGE)
+    except ConfigError as error:  # every request of the stack would fail on it
+        raise PackageError(f"stage {PACKAGE_STAGE!r}: {error}") from None
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     merge = out / "merge-template.json"

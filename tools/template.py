@@ -35,6 +35,7 @@ from chalicelib.notify_setup import (
     VISIBILITY_TIMEOUT_SECONDS,
     queue_policy,
 )
+from chalicelib.settings import Settings
 from tools.alarms import alarms
 from tools.paths import CHALICE_DIR
 from tools.policy import (
@@ -337,6 +338,20 @@ def ping_endpoint_parameter() -> dict[str, Any]:
             "e.g. this stack's PingBaseURL output; empty keeps the REST API's",
         }
     }
+
+
+def stage_settings(config: dict[str, Any], stage: str) -> Settings:
+    """What the deployed code will read for ``stage`` (its variables over the global ones).
+
+    Raises ``ConfigError`` with the setting's own message for a malformed value, so a deploy or
+    a package stops before shipping a stack whose every request would fail on it.
+    """
+    merged = {
+        **config.get("environment_variables", {}),
+        **config.get("stages", {}).get(stage, {}).get("environment_variables", {}),
+    }
+    # The table and topic come from the stack (or make deploy); only their presence is checked.
+    return Settings.from_env({"VIGIL_TABLE": "-", "VIGIL_TOPIC_ARN": "-", **merged})
 
 
 def _configured(variable: str) -> bool:
