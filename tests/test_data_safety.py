@@ -257,92 +257,74 @@ def test_ping_log_pages_and_bodies_expire_after_a_year(deps: Any, project: Any) 
 
 # --- a write meeting a transaction in flight -----------------------------------------------
 # DynamoDB refuses a write to an item another transaction is writing (TransactionConflict),
-# which moto never does and botocore does not retry: the Stubber stands in for DynamoDB.
+# which moto never does and botocore does not retry: the client call raises it once here, and
+# everything else (the re-read included) goes to moto.
+
+TRANSACTION_CONFLICTS = {
+    "update_item": ("TransactionConflictException", {}),
+    "transact_write_items": (
+        "TransactionCanceledException",
+        {"CancellationReasons": [{"Code": "TransactionConflict"}]},
+    ),
+}
 
 
-def _meets_a_transaction(deps: Any, stored: Any, operation: str) -> Any:
-    from botocore.stub import Stubber
+def _conflict_once_on(
+    deps: Any, monkeypatch: pytest.MonkeyPatch, operation: str, matches: Any = None
+) -> list[dict[str, Any]]:
+    """The first ``operation`` call that ``matches`` meets a transaction in flight."""
+    client = deps.store.client
+    real = getattr(client, operation)
+    code, fields = TRANSACTION_CONFLICTS[operation]
+    met: list[dict[str, Any]] = []
 
-    from chalicelib.items import check_key, check_to_item
+    def call(**request: Any) -> Any:
+        if not met and (matches is None or matches(request)):
+            met.append(request)
+            error = {"Error": {"Code": code, "Message": "in flight"}, **fields}
+            raise getattr(client.exceptions, code)(error, operation)
+        return real(**request)
 
-    stub = Stubber(deps.store.client)
-    stub.add_client_error(operation, service_error_code="TransactionConflictException")
-    stub.add_response(
-        "get_item",
-        {"Item": check_to_item(stored, deps.store.due_shards)},
-        {"TableName": deps.store.table, "Key": check_key(stored.uuid), "ConsistentRead": True},
-    )
-    return stub
+    monkeypatch.setattr(client, operation, call)
+    return met
 
 
 def test_a_ping_meeting_an_edit_in_flight_is_a_lost_race_read_afresh(
-    deps: Any, project: Any
+    deps: Any, project: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from chalicelib import domain
     from chalicelib.store import StaleCheck
 
     check = new_check(deps, project)
-    edited = deps.store.get_check(check.uuid)
     result = domain.apply_ping(check, Ping("success"), T0, lease_from=T0)
-    with _meets_a_transaction(deps, edited, "update_item"), pytest.raises(StaleCheck) as lost:
+    _conflict_once_on(deps, monkeypatch, "update_item")
+    with pytest.raises(StaleCheck) as lost:
         deps.store.write_ping(check, result.check, result.kind, Ping("success"), T0)
-    assert lost.value.current == edited  # retried on what a consistent read found
+    assert lost.value.current == deps.store.get_check(check.uuid)  # retried on a fresh read
 
 
 def test_a_state_write_meeting_an_edit_in_flight_is_a_lost_race_read_afresh(
-    deps: Any, project: Any
+    deps: Any, project: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from chalicelib.store import StaleCheck
 
     check = new_check(deps, project)
-    with _meets_a_transaction(deps, check, "update_item"), pytest.raises(StaleCheck) as lost:
+    _conflict_once_on(deps, monkeypatch, "update_item")
+    with pytest.raises(StaleCheck) as lost:
         deps.store.write_state(check, check)
-    assert lost.value.current == check
+    assert lost.value.current == deps.store.get_check(check.uuid)
 
 
 def test_an_edit_meeting_another_in_flight_is_a_lost_race_read_afresh(
-    deps: Any, project: Any
+    deps: Any, project: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from botocore.stub import Stubber
-
-    from chalicelib.items import check_key, check_to_item
     from chalicelib.store import StaleCheck
 
     check = new_check(deps, project)
-    renamed = replace(check, name="renamed")
-    with Stubber(deps.store.client) as stub:
-        stub.add_client_error(
-            "transact_write_items",
-            service_error_code="TransactionCanceledException",
-            modeled_fields={"CancellationReasons": [{"Code": "TransactionConflict"}]},
-        )
-        stub.add_response(
-            "get_item",
-            {"Item": check_to_item(check, deps.store.due_shards)},
-            {"TableName": deps.store.table, "Key": check_key(check.uuid), "ConsistentRead": True},
-        )
-        with pytest.raises(StaleCheck) as lost:
-            deps.store.write_config(check, renamed)
-    assert lost.value.current == check
-
-
-def _conflict_once_on(deps: Any, monkeypatch: pytest.MonkeyPatch, matches: Any) -> list[str]:
-    """The first UpdateItem that ``matches`` meets a transaction in flight (moto cannot)."""
-    client = deps.store.client
-    real = client.update_item
-    met: list[str] = []
-
-    def update_item(**request: Any) -> Any:
-        if not met and matches(request):
-            met.append(request["UpdateExpression"])
-            raise client.exceptions.TransactionConflictException(
-                {"Error": {"Code": "TransactionConflictException", "Message": "in flight"}},
-                "UpdateItem",
-            )
-        return real(**request)
-
-    monkeypatch.setattr(client, "update_item", update_item)
-    return met
+    _conflict_once_on(deps, monkeypatch, "transact_write_items")
+    with pytest.raises(StaleCheck) as lost:
+        deps.store.write_config(check, replace(check, name="renamed"))
+    assert lost.value.current == deps.store.get_check(check.uuid)
 
 
 def test_a_fail_ping_whose_outbox_clear_meets_an_edit_answers_and_alerts_once(
@@ -350,7 +332,9 @@ def test_a_fail_ping_whose_outbox_clear_meets_an_edit_answers_and_alerts_once(
 ) -> None:
     check = new_check(deps, project)
     service.record_ping(deps, check.uuid, Ping("success"), T0)
-    met = _conflict_once_on(deps, monkeypatch, lambda r: r.get("ConditionExpression") == "sv = :sv")
+    met = _conflict_once_on(
+        deps, monkeypatch, "update_item", lambda r: r.get("ConditionExpression") == "sv = :sv"
+    )
     service.record_ping(deps, check.uuid, Ping("fail"), T0 + timedelta(minutes=1))
     assert met  # the clear met the edit, fell back to removing the flip alone
     stored = deps.store.get_check(check.uuid)
@@ -365,7 +349,10 @@ def test_the_7th_ping_s_trim_meeting_an_edit_is_left_to_the_next_ping(
 ) -> None:
     check = new_check(deps, project)
     met = _conflict_once_on(
-        deps, monkeypatch, lambda r: r.get("ConditionExpression") == "#log_base = :base"
+        deps,
+        monkeypatch,
+        "update_item",
+        lambda r: r.get("ConditionExpression") == "#log_base = :base",
     )
     for minute in range(PAGE_PINGS + 2):
         service.record_ping(deps, check.uuid, Ping("success"), T0 + timedelta(minutes=minute))
@@ -383,6 +370,8 @@ def test_a_sweep_claiming_a_flip_behind_an_edit_leaves_it_to_the_next_sweep(
     check = new_check(deps, project)
     flip = domain.new_flip(check, T0, "down", "timeout", lease_from=T0 - timedelta(minutes=5))
     stored: Check = deps.store.write_state(check, domain.with_flip(check, flip))
-    _conflict_once_on(deps, monkeypatch, lambda r: "outbox.#f.lease" in r["UpdateExpression"])
+    _conflict_once_on(
+        deps, monkeypatch, "update_item", lambda r: "outbox.#f.lease" in r["UpdateExpression"]
+    )
     assert deps.store.claim_delivery(stored.uuid, flip, T0 + timedelta(minutes=1)) is False
     assert deps.store.claim_delivery(stored.uuid, flip, T0 + timedelta(minutes=1)) is True
