@@ -324,10 +324,10 @@ class DynamoStore:
         ]
         writes += self._slug_moves(before.project, before.slug, after.slug, before.uuid)
         if graph_version is None:
-            self._transact_on_check(writes)
+            self._transact_on_check(before, writes)
         else:
             writes.append(items.graph_bump(self.table, before.project, graph_version))
-            self._transact_on_check(writes, graph_of=before)
+            self._transact_on_check(before, writes, moves_graph=True)
         return replace(after, sv=before.sv + 1)
 
     def graph_version(self, project: str) -> int:
@@ -358,7 +358,7 @@ class DynamoStore:
         ]
         writes += self._slug_moves(check.project, check.slug, "", check.uuid)
         writes.append({"Delete": {"TableName": self.table, "Key": _badge_key(check.badge_key)}})
-        self._transact_on_check(writes)
+        self._transact_on_check(check, writes)
         return check
 
     def _purge(self, check: Check) -> None:
@@ -377,10 +377,12 @@ class DynamoStore:
         self._write_batches(puts)
         self._delete_keys(stale)
 
-    def _transact_on_check(self, writes: list[Item], *, graph_of: Check | None = None) -> None:
-        """Run a transaction whose first write is conditional on the check; map its failure.
+    def _transact_on_check(
+        self, check: Check, writes: list[Item], *, moves_graph: bool = False
+    ) -> None:
+        """Run a transaction whose first write is conditional on ``check``; map its failure.
 
-        ``graph_of``: the last write moves the graph version of this check's project on. Lost
+        ``moves_graph``: the last write moves the graph version of the check's project on. Lost
         to another dependency edit, it is ``StaleGraph``: by its condition (that edit is
         stored) or, on DynamoDB, by a ``TransactionConflict`` (that edit is being stored).
         Either way the edit reads the graph again and is validated afresh.
@@ -391,11 +393,11 @@ class DynamoStore:
             reasons = exc.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise _stale(reasons[0].get("Item")) from None
-            if graph_of is not None and _lost_graph(reasons, len(writes)):
-                raise StaleGraph(graph_of) from None
+            if moves_graph and _lost_graph(reasons, len(writes)):
+                raise StaleGraph(check) from None
             if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
                 # The check, its slug entry or its badge met another transaction in flight.
-                raise self._met_a_transaction(_written_uuid(writes[0])) from None
+                raise self._met_a_transaction(check.uuid) from None
             raise
 
     def _met_a_transaction(self, check_uuid: str) -> Exception:
@@ -854,13 +856,6 @@ def readable_checks(found: list[Item]) -> Iterator[Check]:
             logger.error("skipped a check item that cannot be read: %s", error)
             log_event("malformed_item", key=error.key, problem=str(error.__cause__))
             metrics.count(metrics.MALFORMED_ITEMS)
-
-
-def _written_uuid(write: Item) -> str:
-    """The check uuid a transaction's write (Put or Update of a check item) addresses."""
-    operation = write.get("Update") or write.get("Put") or write.get("Delete") or {}
-    key = operation.get("Key") or operation.get("Item") or {}
-    return str(key["pk"]["S"]).removeprefix("CHECK#")
 
 
 def _lost_graph(reasons: list[Any], writes: int) -> bool:
